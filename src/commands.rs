@@ -1,0 +1,222 @@
+//! strata by hand: the same images as the Nix library builds, from store
+//! paths on the command line.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::attrs;
+use crate::closure::{self, PathRecord};
+use crate::emit::{self, ImageDescription};
+use crate::inputs;
+use crate::nix_store;
+use crate::oci::canonical_json;
+use crate::output::{self, OutputMode};
+use crate::plan::ImagePlan;
+use crate::spec::{self, ImageSpec, LayeringStrategy, ResolveContext};
+use crate::store_path::{self, StorePath};
+
+/// The tag of an image built by hand when neither the spec nor the command
+/// line gives one.
+const DEFAULT_TAG: &str = "latest";
+
+/// What the image is made of, as given on the command line.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ImageArgs {
+    /// Image spec, a JSON object with the Nix functions' argument names
+    /// (name, tag, contents, config, maxLayers, created, …)
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Image name (overrides the spec)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Image tag (overrides the spec; default "latest")
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Store path whose top-level entries are linked into / (repeatable)
+    #[arg(long = "contents", value_name = "STORE_PATH")]
+    pub contents: Vec<String>,
+    /// The most layers the image may have, customisation layer included
+    #[arg(long, value_name = "N")]
+    pub max_layers: Option<usize>,
+    /// How store paths are grouped into layers
+    #[arg(long, value_enum)]
+    pub layering: Option<LayeringStrategy>,
+    /// Closure file (exportReferencesGraph JSON or text, or nix-store --dump-db
+    /// output) instead of asking nix-store
+    #[arg(long, value_name = "FILE")]
+    pub closure: Option<PathBuf>,
+    /// Nix system the image is for, such as aarch64-linux (default: this machine's)
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Store paths to put into the image, with their closures
+    #[arg(value_name = "STORE_PATH")]
+    pub paths: Vec<String>,
+}
+
+/// Builds the image archive into `output`.
+pub fn build(args: &ImageArgs, output: &Path, threads: usize) -> Result<()> {
+    let plan = plan(args)?;
+    let description = emit::build_archive(plan, output, OutputMode::Atomic, threads)?;
+    report(&description, output);
+    Ok(())
+}
+
+/// Hashes every layer and writes the image description to `output` (or
+/// stdout).
+pub fn describe(args: &ImageArgs, output: Option<&Path>, threads: usize) -> Result<()> {
+    let description = emit::describe(plan(args)?, threads)?;
+    let json = canonical_json(&description)?;
+    write_json(output, &json)
+}
+
+/// Prints the layering plan.
+pub fn print_plan(args: &ImageArgs, output: Option<&Path>) -> Result<()> {
+    let json = canonical_json(&plan(args)?)?;
+    write_json(output, &json)
+}
+
+/// Streams the archive of a description (or a stream script) to stdout.
+pub fn stream(source: &Path) -> Result<()> {
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        bail!(
+            "refusing to write an image archive to a terminal; redirect it to a file or pipe it into `podman load` or `docker load`"
+        );
+    }
+    let text = std::fs::read_to_string(source)
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let json = match text.strip_prefix("#!") {
+        Some(script) => script.split_once('\n').map_or("", |(_, rest)| rest),
+        None => &text,
+    };
+    let description: ImageDescription = serde_json::from_str(json)
+        .with_context(|| format!("{} is not an image description", source.display()))?;
+    let out = emit::stream_archive(
+        &description,
+        io::BufWriter::with_capacity(1 << 20, stdout.lock()),
+    )?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .context("cannot write to stdout")?
+        .flush()
+        .context("cannot write to stdout")
+}
+
+fn write_json(output: Option<&Path>, json: &[u8]) -> Result<()> {
+    match output {
+        Some(path) => output::write_file(path, OutputMode::Atomic, false, |w| {
+            w.write_all(json)?;
+            Ok(w.write_all(b"\n")?)
+        }),
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(json)?;
+            stdout.write_all(b"\n")?;
+            Ok(stdout.flush()?)
+        }
+    }
+}
+
+fn report(description: &ImageDescription, output: &Path) {
+    let total: u64 = description.layers.iter().map(|l| l.size).sum();
+    eprintln!(
+        "strata: wrote {} ({}, {} layers, {:.1} MiB)",
+        output.display(),
+        description.plan.spec.repo_tag(),
+        description.layers.len(),
+        total as f64 / (1024.0 * 1024.0)
+    );
+}
+
+/// The plan of the image the arguments describe.
+pub fn plan(args: &ImageArgs) -> Result<ImagePlan> {
+    let store_dir = attrs::store_dir();
+    let spec = spec_of(args)?;
+    let records = closure_of(args, &spec, &store_dir)?;
+    inputs::plan_image(spec, records, &[], &store_dir)
+}
+
+fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
+    let mut value = match &args.spec {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the spec {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("the spec {} is not valid JSON", path.display()))?
+        }
+        None => serde_json::json!({}),
+    };
+    let object = value
+        .as_object_mut()
+        .context("the image spec must be a JSON object")?;
+    let overrides = [
+        ("name", args.name.clone().map(serde_json::Value::from)),
+        ("tag", args.tag.clone().map(serde_json::Value::from)),
+        ("maxLayers", args.max_layers.map(serde_json::Value::from)),
+        (
+            "layering",
+            args.layering
+                .map(|l| serde_json::to_value(l).expect("an enum serializes")),
+        ),
+    ];
+    for (key, override_value) in overrides {
+        if let Some(v) = override_value {
+            object.insert(key.to_owned(), v);
+        }
+    }
+    if !args.contents.is_empty() {
+        let contents = object
+            .entry("contents")
+            .or_insert_with(|| serde_json::json!([]));
+        let list = contents
+            .as_array_mut()
+            .context("`contents` in the spec must be a list")?;
+        list.extend(args.contents.iter().cloned().map(serde_json::Value::from));
+    }
+    if !args.paths.is_empty() {
+        let paths = object
+            .entry("storePaths")
+            .or_insert_with(|| serde_json::json!([]));
+        paths
+            .as_array_mut()
+            .context("`storePaths` in the spec must be a list")?
+            .extend(args.paths.iter().cloned().map(serde_json::Value::from));
+    }
+    if !object.contains_key("name") {
+        bail!("the image needs a name: give --name or `name` in the spec");
+    }
+    let system = args.system.clone().unwrap_or_else(spec::host_system);
+    ImageSpec::from_value(&mut value)?.resolve(&ResolveContext {
+        system: &system,
+        default_tag: DEFAULT_TAG,
+    })
+}
+
+/// The store paths the image starts from: contents, explicit store paths and
+/// every store path the config mentions.
+fn roots_of(spec: &ImageSpec, store_dir: &str) -> Result<Vec<StorePath>> {
+    let mut roots = inputs::parse_store_paths(&spec.contents, store_dir, "contents")?;
+    roots.extend(inputs::parse_store_paths(
+        &spec.store_paths,
+        store_dir,
+        "store paths",
+    )?);
+    let config = serde_json::to_string(&spec.config)?;
+    roots.extend(store_path::scan_store_paths(&config, store_dir));
+    roots.sort();
+    roots.dedup();
+    Ok(roots)
+}
+
+fn closure_of(args: &ImageArgs, spec: &ImageSpec, store_dir: &str) -> Result<Vec<PathRecord>> {
+    match &args.closure {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the closure {}", path.display()))?;
+            closure::parse_closure_text(&text).with_context(|| format!("in {}", path.display()))
+        }
+        None => nix_store::query_closure(&roots_of(spec, store_dir)?),
+    }
+}

@@ -1,0 +1,50 @@
+//! From what a user gives (a resolved spec and a closure) to an
+//! [`ImagePlan`], with the checks that need the filesystem done up front, so
+//! that a missing path is reported before any byte is written.
+
+use anyhow::{Context, Result, bail};
+
+use crate::closure::{ClosureGraph, PathRecord};
+use crate::plan::{self, ImagePlan};
+use crate::rootfs;
+use crate::spec::ImageSpec;
+use crate::store_path::StorePath;
+
+/// Plans the image of `spec` over the closure `records`. `helpers` are in the
+/// closure only to build the image and go into no layer.
+pub fn plan_image(
+    spec: ImageSpec,
+    records: Vec<PathRecord>,
+    helpers: &[StorePath],
+    store_dir: &str,
+) -> Result<ImagePlan> {
+    let graph = ClosureGraph::from_records(records, store_dir)?;
+    let contents = parse_store_paths(&spec.contents, store_dir, "contents")?;
+    let root = rootfs::merge_contents(&contents)?;
+    let plan = plan::make_plan(spec, &graph, helpers, root, store_dir)?;
+    check_on_disk(&plan)?;
+    Ok(plan)
+}
+
+/// Parses user-given store paths, naming the argument they came from.
+pub fn parse_store_paths(paths: &[String], store_dir: &str, what: &str) -> Result<Vec<StorePath>> {
+    paths
+        .iter()
+        .map(|p| StorePath::parse(p, store_dir).with_context(|| format!("in `{what}`")))
+        .collect()
+}
+
+fn check_on_disk(plan: &ImagePlan) -> Result<()> {
+    for layer in &plan.layers {
+        if let plan::LayerPlan::Store { paths, .. } = layer {
+            for path in paths {
+                if std::fs::symlink_metadata(path.as_path()).is_err() {
+                    bail!(
+                        "store path {path} is in the closure but not on disk; build or fetch it first (nix-store --realise {path})"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Writing one layer's tar from its plan entry.
+//!
+//! Every layer starts with the directories of the store path prefix
+//! (`nix/`, `nix/store/`), all with the same attributes. Store paths are then
+//! walked depth-first, parents before children, siblings sorted bytewise by
+//! name (the order of a NAR). Hard links are written as separate files.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::plan::LayerPlan;
+use crate::rootfs::{RootEntry, RootTree};
+use crate::store_path::StorePath;
+use crate::tar_format::{self, EntryAttrs, EntryKind};
+
+/// Size of the buffer file contents are copied through.
+pub const COPY_BUFFER: usize = 1 << 20;
+
+/// Writes the complete tar of `layer` to `out`.
+pub fn write_layer<W: Write>(
+    layer: &LayerPlan,
+    store_dir: &str,
+    attrs: &EntryAttrs,
+    out: &mut W,
+    buffer: &mut [u8],
+) -> Result<()> {
+    let prefix = store_prefix_dirs(store_dir);
+    for dir in &prefix {
+        tar_format::write_header(out, attrs, dir.as_bytes(), &EntryKind::Directory)?;
+    }
+    match layer {
+        LayerPlan::Store { paths, .. } => {
+            for path in paths {
+                write_store_path(path, attrs, out, buffer)?;
+            }
+        }
+        LayerPlan::Root { tree } => write_root_tree(tree, &prefix, attrs, out)?,
+    }
+    tar_format::write_end(out)?;
+    Ok(())
+}
+
+/// `nix/`, `nix/store/` for `/nix/store`: the entries every layer starts with.
+fn store_prefix_dirs(store_dir: &str) -> Vec<String> {
+    let mut dirs = Vec::new();
+    let mut current = String::new();
+    for component in store_dir.split('/').filter(|c| !c.is_empty()) {
+        current.push_str(component);
+        current.push('/');
+        dirs.push(current.clone());
+    }
+    dirs
+}
+
+fn write_store_path<W: Write>(
+    root: &StorePath,
+    attrs: &EntryAttrs,
+    out: &mut W,
+    buffer: &mut [u8],
+) -> Result<()> {
+    let root_name = root.as_str().trim_start_matches('/').as_bytes().to_vec();
+    let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.as_path().to_path_buf(), root_name)];
+    while let Some((fs_path, name)) = stack.pop() {
+        let meta = fs::symlink_metadata(&fs_path)
+            .with_context(|| format!("cannot read {} (in store path {root})", fs_path.display()))?;
+        let file_type = meta.file_type();
+        if file_type.is_dir() {
+            let mut dir_name = name.clone();
+            dir_name.push(b'/');
+            tar_format::write_header(out, attrs, &dir_name, &EntryKind::Directory)?;
+            let mut children: Vec<OsString> = fs::read_dir(&fs_path)
+                .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+                .with_context(|| format!("cannot list {}", fs_path.display()))?;
+            children.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            for child in children.into_iter().rev() {
+                let mut child_name = dir_name.clone();
+                child_name.extend_from_slice(child.as_bytes());
+                stack.push((fs_path.join(&child), child_name));
+            }
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(&fs_path)
+                .with_context(|| format!("cannot read the symlink {}", fs_path.display()))?;
+            let kind = EntryKind::Symlink {
+                target: target.as_os_str().as_bytes(),
+            };
+            tar_format::write_header(out, attrs, &name, &kind)?;
+        } else if file_type.is_file() {
+            let size = meta.len();
+            let kind = EntryKind::File {
+                size,
+                executable: meta.permissions().mode() & 0o111 != 0,
+            };
+            let mut file = File::open(&fs_path)
+                .with_context(|| format!("cannot open {}", fs_path.display()))?;
+            tar_format::write_header(out, attrs, &name, &kind)?;
+            tar_format::write_file_data(out, &mut file, size, buffer)
+                .with_context(|| format!("cannot read {}", fs_path.display()))?;
+        } else {
+            bail!(
+                "{} is a {}; a store path may hold only files, directories and symlinks",
+                fs_path.display(),
+                special_kind(&file_type)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn special_kind(file_type: &fs::FileType) -> &'static str {
+    if file_type.is_fifo() {
+        "fifo"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() {
+        "block device"
+    } else if file_type.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    }
+}
+
+/// Writes the root tree; the store prefix directories are already written,
+/// so they are passed over (their other children are not).
+fn write_root_tree<W: Write>(
+    tree: &RootTree,
+    prefix: &[String],
+    attrs: &EntryAttrs,
+    out: &mut W,
+) -> Result<()> {
+    let mut stack: Vec<(String, &RootEntry)> = tree
+        .entries
+        .iter()
+        .rev()
+        .map(|(name, entry)| (name.clone(), entry))
+        .collect();
+    while let Some((name, entry)) = stack.pop() {
+        match entry {
+            RootEntry::Symlink(target) => {
+                let kind = EntryKind::Symlink {
+                    target: target.as_bytes(),
+                };
+                tar_format::write_header(out, attrs, name.as_bytes(), &kind)?;
+            }
+            RootEntry::Directory(children) => {
+                let dir_name = format!("{name}/");
+                if !prefix.contains(&dir_name) {
+                    tar_format::write_header(
+                        out,
+                        attrs,
+                        dir_name.as_bytes(),
+                        &EntryKind::Directory,
+                    )?;
+                }
+                for (child, entry) in children.iter().rev() {
+                    stack.push((format!("{dir_name}{child}"), entry));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_dirs() {
+        assert_eq!(store_prefix_dirs("/nix/store"), ["nix/", "nix/store/"]);
+        assert_eq!(store_prefix_dirs("/a/b/c/"), ["a/", "a/b/", "a/b/c/"]);
+    }
+}

@@ -1,0 +1,27 @@
+//! strata builds reproducible, layered OCI and Docker images from Nix
+//! closures.
+//!
+//! Two stages, kept apart: [`plan`] turns a closure and an image spec into an
+//! ordered list of layers (no I/O), and [`emit`] turns a plan into bytes.
+
+pub mod archive;
+pub mod attrs;
+pub mod closure;
+pub mod commands;
+pub mod digest;
+pub mod emit;
+pub mod inputs;
+pub mod layer;
+pub mod layering;
+pub mod nix_builder;
+pub mod nix_store;
+pub mod oci;
+pub mod output;
+pub mod plan;
+pub mod reference;
+pub mod rootfs;
+pub mod spec;
+pub mod store_path;
+pub mod tar_format;
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,92 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use strata::commands::{self, ImageArgs};
+use strata::nix_builder::{self, BuilderStep};
+
+/// Build reproducible, layered OCI and Docker images from Nix closures.
+///
+/// Inside Nix, the library in nix/ runs strata as the builder of each image
+/// derivation. By hand, give store paths (or a spec file) and strata asks
+/// nix-store for their closure.
+#[derive(Parser)]
+#[command(name = "strata", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an image archive that `docker load` and `podman load` accept
+    Build {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Where to write the archive
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Worker threads (0: one per core)
+        #[arg(long, env = "NIX_BUILD_CORES", default_value_t = 0)]
+        threads: usize,
+    },
+    /// Hash every layer and write an image description (JSON) from which
+    /// `strata stream` writes the archive in one pass
+    Describe {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Where to write the description (default: stdout)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Worker threads (0: one per core)
+        #[arg(long, env = "NIX_BUILD_CORES", default_value_t = 0)]
+        threads: usize,
+    },
+    /// Write the image archive of a description, or of a stream script made
+    /// by streamLayeredImage, to stdout
+    Stream {
+        /// Image description or stream script
+        #[arg(value_name = "FILE")]
+        description: PathBuf,
+    },
+    /// Print the layering plan (JSON): which store paths go into which layer
+    Plan {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Where to write the plan (default: stdout)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Run as the builder of a derivation of the Nix library (reads the
+    /// structured attributes of the build)
+    Builder {
+        #[arg(value_enum)]
+        step: BuilderStep,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Build {
+            image,
+            output,
+            threads,
+        } => commands::build(image, output, *threads),
+        Command::Describe {
+            image,
+            output,
+            threads,
+        } => commands::describe(image, output.as_deref(), *threads),
+        Command::Stream { description } => commands::stream(description),
+        Command::Plan { image, output } => commands::print_plan(image, output.as_deref()),
+        Command::Builder { step } => nix_builder::run(*step),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("strata: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! strata as the builder of the Nix library's derivations.
+//!
+//! Three steps, one derivation each:
+//! - `spec`: checks the `image` attribute, fills in its defaults (the tag is
+//!   the hash of this output, as in dockerTools) and writes it as JSON. Its
+//!   output refers to every store path the image needs, so its closure is the
+//!   image's closure.
+//! - `archive`: plans from the spec file and its exported closure and writes
+//!   the image archive.
+//! - `stream-script`: hashes every layer and writes an executable whose
+//!   interpreter is strata: running it streams the same archive to stdout.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use crate::attrs::{self, NixAttrs};
+use crate::emit;
+use crate::inputs;
+use crate::oci::canonical_json;
+use crate::output::{self, OutputMode};
+use crate::plan::ImagePlan;
+use crate::spec::{ImageSpec, ResolveContext};
+use crate::store_path::StorePath;
+
+/// The `exportReferencesGraph` key the Nix library exports the closure under.
+const CLOSURE_KEY: &str = "closure";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderStep {
+    /// Check and resolve the `image` attribute into a spec file.
+    Spec,
+    /// Write the image archive.
+    Archive,
+    /// Write a script that streams the image archive.
+    StreamScript,
+}
+
+pub fn run(step: BuilderStep) -> Result<()> {
+    let attrs = NixAttrs::load()?;
+    let out = attrs.out_path()?;
+    match step {
+        BuilderStep::Spec => {
+            let spec = resolve_spec(&attrs)?;
+            let json = canonical_json(&spec)?;
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
+        }
+        BuilderStep::Archive => {
+            let plan = plan_from_attrs(&attrs)?;
+            emit::build_archive(plan, &out, OutputMode::InPlace, attrs::build_threads()?)?;
+            Ok(())
+        }
+        BuilderStep::StreamScript => {
+            let plan = plan_from_attrs(&attrs)?;
+            let description = emit::describe(plan, attrs::build_threads()?)?;
+            let interpreter = attrs.string("interpreter")?;
+            let json = serde_json::to_vec(&description)?;
+            output::write_file(&out, OutputMode::InPlace, true, |w| {
+                writeln!(w, "#!{interpreter} stream")?;
+                w.write_all(&json)?;
+                Ok(w.write_all(b"\n")?)
+            })
+        }
+    }
+}
+
+fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {
+    let store_dir = attrs::store_dir();
+    let mut image = attrs.get("image")?.clone();
+    let spec = ImageSpec::from_value(&mut image)?;
+    inputs::parse_store_paths(&spec.contents, &store_dir, "contents")?;
+    inputs::parse_store_paths(&spec.store_paths, &store_dir, "storePaths")?;
+    let out = attrs.out_path()?;
+    let out = StorePath::parse(&out.to_string_lossy(), &store_dir)
+        .context("the output of the spec derivation")?;
+    spec.resolve(&ResolveContext {
+        system: attrs.string("system")?,
+        default_tag: out.hash_part(),
+    })
+}
+
+fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
+    let store_dir = attrs::store_dir();
+    let spec_file = attrs.string("specFile")?;
+    let text = std::fs::read_to_string(spec_file)
+        .with_context(|| format!("cannot read the image spec {spec_file}"))?;
+    let spec = ImageSpec::from_json(&text).with_context(|| format!("in {spec_file}"))?;
+    let helper = StorePath::parse(spec_file, &store_dir).context("the spec file")?;
+    inputs::plan_image(spec, attrs.closure(CLOSURE_KEY)?, &[helper], &store_dir)
+}

@@ -1,0 +1,64 @@
+//! Creating output files so that a failure leaves nothing behind.
+
+use std::fs::{File, Permissions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+const OUTPUT_BUFFER: usize = 1 << 20;
+
+/// How an output file comes into being.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Through a temporary file beside it, renamed into place on success.
+    Atomic,
+    /// In place, and removed on failure: for a Nix output, whose directory
+    /// is the store and which Nix discards when a build fails anyway.
+    InPlace,
+}
+
+/// Creates `output` with what `write` writes, with mode 0644 (0755 when
+/// `executable`). On any error nothing is left at `output`.
+pub fn write_file(
+    output: &Path,
+    mode: OutputMode,
+    executable: bool,
+    write: impl FnOnce(&mut BufWriter<&File>) -> Result<()>,
+) -> Result<()> {
+    let permissions = Permissions::from_mode(if executable { 0o755 } else { 0o644 });
+    let fill = |file: &File| -> Result<()> {
+        let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
+        write(&mut out)?;
+        out.flush()
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        file.set_permissions(permissions)
+            .with_context(|| format!("cannot set the mode of {}", output.display()))
+    };
+    match mode {
+        OutputMode::Atomic => {
+            let dir = match output.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let temp = tempfile::Builder::new()
+                .prefix(".strata-")
+                .tempfile_in(dir)
+                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            fill(temp.as_file())?;
+            temp.persist(output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+        }
+        OutputMode::InPlace => {
+            let file = File::create(output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+            if let Err(error) = fill(&file) {
+                drop(file);
+                let _ = std::fs::remove_file(output);
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! The customisation root: `contents` merged at `/` the way `buildEnv` does.
+//!
+//! Each top-level entry of each content path becomes a symlink into the store
+//! (`/bin -> /nix/store/…-busybox/bin`). Where two content paths both have a
+//! directory at the same place, a real directory is made and their entries are
+//! merged one level down, recursively. Two different files at one place are an
+//! error naming both; identical files (same bytes, same executable bit) are not.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::store_path::StorePath;
+
+/// Top-level names `buildEnv` leaves out: package metadata, not files to use.
+const SKIPPED_TOP_LEVEL: &[&str] = &["nix-support", "propagated-build-inputs"];
+
+/// An entry of the root tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootEntry {
+    Directory(BTreeMap<String, RootEntry>),
+    Symlink(String),
+}
+
+/// The tree of the customisation layer, entries sorted by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RootTree {
+    pub entries: BTreeMap<String, RootEntry>,
+}
+
+impl RootTree {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// While merging: where an entry comes from.
+enum Slot {
+    /// A symlink to `source` (inside content path `origin`).
+    Link {
+        source: PathBuf,
+        origin: StorePath,
+    },
+    Directory(BTreeMap<String, Slot>),
+}
+
+/// Merges the content paths, in order, into one root tree.
+pub fn merge_contents(contents: &[StorePath]) -> Result<RootTree> {
+    let mut root: BTreeMap<String, Slot> = BTreeMap::new();
+    for content in contents {
+        let meta = fs::metadata(content.as_path())
+            .with_context(|| format!("cannot read contents path {content}"))?;
+        if !meta.is_dir() {
+            bail!(
+                "contents path {content} is a file; contents (copyToRoot) must be directories whose entries are linked into /"
+            );
+        }
+        add_children(&mut root, content.as_path(), content, "")?;
+    }
+    let store_dir = contents.first().map(|c| c.store_dir().to_owned());
+    if let Some(store_dir) = store_dir {
+        check_store_dir_untouched(&root, &store_dir)?;
+    }
+    Ok(RootTree {
+        entries: root
+            .into_iter()
+            .map(|(name, slot)| (name, finish(slot)))
+            .collect(),
+    })
+}
+
+fn add_children(
+    map: &mut BTreeMap<String, Slot>,
+    dir: &Path,
+    origin: &StorePath,
+    relative: &str,
+) -> Result<()> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name().into_string().map_err(|raw| {
+            anyhow::anyhow!(
+                "{} has the entry {raw:?}, whose name is not UTF-8; it cannot be merged into /",
+                dir.display()
+            )
+        })?;
+        names.push(name);
+    }
+    names.sort();
+    for name in names {
+        if relative.is_empty() && SKIPPED_TOP_LEVEL.contains(&name.as_str()) {
+            continue;
+        }
+        let child_relative = format!("{relative}/{name}");
+        add(map, name.clone(), dir.join(&name), origin, &child_relative)?;
+    }
+    Ok(())
+}
+
+fn add(
+    map: &mut BTreeMap<String, Slot>,
+    name: String,
+    source: PathBuf,
+    origin: &StorePath,
+    relative: &str,
+) -> Result<()> {
+    match map.remove(&name) {
+        None => {
+            map.insert(
+                name,
+                Slot::Link {
+                    source,
+                    origin: origin.clone(),
+                },
+            );
+        }
+        Some(Slot::Link {
+            source: existing,
+            origin: existing_origin,
+        }) => {
+            if is_dir(&existing) && is_dir(&source) {
+                let mut merged = BTreeMap::new();
+                add_children(&mut merged, &existing, &existing_origin, relative)?;
+                add_children(&mut merged, &source, origin, relative)?;
+                map.insert(name, Slot::Directory(merged));
+            } else if same_file(&existing, &source)? {
+                map.insert(
+                    name,
+                    Slot::Link {
+                        source: existing,
+                        origin: existing_origin,
+                    },
+                );
+            } else {
+                bail!(
+                    "contents collide at {relative}: {existing_origin} and {origin} both provide it, with different contents ({} and {})",
+                    existing.display(),
+                    source.display()
+                );
+            }
+        }
+        Some(Slot::Directory(mut merged)) => {
+            if !is_dir(&source) {
+                bail!(
+                    "contents collide at {relative}: {origin} provides a file where other contents paths have a directory"
+                );
+            }
+            add_children(&mut merged, &source, origin, relative)?;
+            map.insert(name, Slot::Directory(merged));
+        }
+    }
+    Ok(())
+}
+
+/// Nothing in `/` may replace the store directory or put entries into it:
+/// a symlink at `/nix` or a directory with entries at `/nix/store` is an error.
+fn check_store_dir_untouched(root: &BTreeMap<String, Slot>, store_dir: &str) -> Result<()> {
+    let components: Vec<&str> = store_dir.split('/').filter(|c| !c.is_empty()).collect();
+    let mut map = root;
+    for (depth, component) in components.iter().enumerate() {
+        let at = format!("/{}", components[..=depth].join("/"));
+        match map.get(*component) {
+            None => return Ok(()),
+            Some(Slot::Link { origin, .. }) => {
+                bail!(
+                    "contents path {origin} has {at}, which would hide the store directory {store_dir} in the image"
+                )
+            }
+            Some(Slot::Directory(children)) if depth + 1 == components.len() => {
+                let origin = first_origin(children).map_or_else(String::new, |o| format!("{o} "));
+                bail!("contents path {origin}puts entries into the store directory {store_dir}")
+            }
+            Some(Slot::Directory(children)) => map = children,
+        }
+    }
+    Ok(())
+}
+
+fn first_origin(map: &BTreeMap<String, Slot>) -> Option<&StorePath> {
+    map.values().find_map(|slot| match slot {
+        Slot::Link { origin, .. } => Some(origin),
+        Slot::Directory(children) => first_origin(children),
+    })
+}
+
+fn finish(slot: Slot) -> RootEntry {
+    match slot {
+        Slot::Link { source, .. } => RootEntry::Symlink(source.to_string_lossy().into_owned()),
+        Slot::Directory(children) => RootEntry::Directory(
+            children
+                .into_iter()
+                .map(|(name, slot)| (name, finish(slot)))
+                .collect(),
+        ),
+    }
+}
+
+fn is_dir(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Whether two paths resolve to the same file, or to regular files with the
+/// same bytes and the same executable bit.
+fn same_file(a: &Path, b: &Path) -> Result<bool> {
+    if let (Ok(ca), Ok(cb)) = (fs::canonicalize(a), fs::canonicalize(b))
+        && ca == cb
+    {
+        return Ok(true);
+    }
+    let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) else {
+        return Ok(false);
+    };
+    if !ma.is_file()
+        || !mb.is_file()
+        || ma.len() != mb.len()
+        || (ma.permissions().mode() & 0o111 != 0) != (mb.permissions().mode() & 0o111 != 0)
+    {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}

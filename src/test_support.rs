@@ -1,0 +1,33 @@
+//! Fixtures shared by the unit tests.
+
+use crate::closure::{ClosureGraph, PathRecord};
+
+/// A valid store path whose hash part derives from `name`.
+pub fn store_path(name: &str) -> String {
+    let alphabet = crate::store_path::NIXBASE32_ALPHABET;
+    let mut seed: u64 = name
+        .bytes()
+        .fold(7, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let hash: String = (0..32)
+        .map(|_| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            char::from(alphabet[(seed >> 59) as usize])
+        })
+        .collect();
+    format!("/nix/store/{hash}-{name}")
+}
+
+/// A graph from `(name, references)` pairs; every path has NAR size 1.
+pub fn graph(edges: &[(&str, &[&str])]) -> ClosureGraph {
+    let records = edges
+        .iter()
+        .map(|(name, refs)| PathRecord {
+            path: store_path(name),
+            nar_size: Some(1),
+            references: refs.iter().map(|r| store_path(r)).collect(),
+        })
+        .collect();
+    ClosureGraph::from_records(records, "/nix/store").unwrap()
+}
