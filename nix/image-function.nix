@@ -1,0 +1,67 @@
+# An image function: the arguments of nixpkgs dockerTools' image functions,
+# passed to strata, and the derivation that runs one strata step over them.
+{
+  strataDerivation,
+  imageSpec,
+  strataBin,
+}:
+{
+  # The strata builder step: "archive" or "stream-script".
+  step,
+  # The derivation's name from the image's base name.
+  derivationName,
+  # The layering when the caller gives none.
+  defaultLayering,
+}:
+{
+  name,
+  tag ? null,
+  contents ? [ ],
+  copyToRoot ? null,
+  config ? { },
+  created ? "1970-01-01T00:00:01Z",
+  mtime ? "1970-01-01T00:00:01Z",
+  maxLayers ? 100,
+  layering ? defaultLayering,
+  architecture ? null,
+  uid ? 0,
+  gid ? 0,
+  uname ? "root",
+  gname ? "root",
+  includeStorePaths ? true,
+  passthru ? { },
+  meta ? { },
+}:
+let
+  roots = if copyToRoot != null then copyToRoot else contents;
+  spec = imageSpec {
+    inherit
+      name
+      tag
+      config
+      created
+      mtime
+      maxLayers
+      layering
+      architecture
+      uid
+      gid
+      uname
+      gname
+      includeStorePaths
+      ;
+    contents = if builtins.isList roots then roots else [ roots ];
+  };
+  result = strataDerivation (
+    spec.builderAttrs
+    // {
+      name = derivationName (baseNameOf name);
+      inherit step;
+      interpreter = strataBin;
+    }
+  );
+  allPassthru = passthru // {
+    inherit (spec) imageName imageTag;
+  };
+in
+result // allPassthru // { passthru = allPassthru; inherit meta; }
