@@ -170,10 +170,152 @@ fn write_root_tree<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rootfs::RootEntry;
+    use std::collections::BTreeMap;
+    use std::io::Read;
 
     #[test]
     fn prefix_dirs() {
         assert_eq!(store_prefix_dirs("/nix/store"), ["nix/", "nix/store/"]);
         assert_eq!(store_prefix_dirs("/a/b/c/"), ["a/", "a/b/", "a/b/c/"]);
+    }
+
+    /// (name, entry type, mode, link target, data) of each entry.
+    type Entry = (String, tar::EntryType, u32, Option<String>, Vec<u8>);
+
+    fn entries(archive: &[u8]) -> Vec<Entry> {
+        tar::Archive::new(archive)
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+                let link = e
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8(l.to_vec()).unwrap());
+                let (kind, mode) = (e.header().entry_type(), e.header().mode().unwrap());
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, kind, mode, link, data)
+            })
+            .collect()
+    }
+
+    fn layer_of(plan: &LayerPlan, store_dir: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        write_layer(
+            plan,
+            store_dir,
+            &EntryAttrs::default(),
+            &mut out,
+            &mut [0; 7],
+        )?;
+        Ok(out)
+    }
+
+    /// A store directory in a temporary directory, with one store path.
+    fn store_with_path() -> (tempfile::TempDir, String, StorePath) {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = format!("{}/store", dir.path().display());
+        let path = format!("{store_dir}/00000000000000000000000000000000-pkg");
+        std::fs::create_dir_all(format!("{path}/a/b")).unwrap();
+        std::fs::create_dir_all(format!("{path}/a-b")).unwrap();
+        std::fs::write(format!("{path}/a/b/file"), "one").unwrap();
+        std::fs::write(format!("{path}/a-b/exe"), "#!").unwrap();
+        let mut perms = std::fs::metadata(format!("{path}/a-b/exe"))
+            .unwrap()
+            .permissions();
+        perms.set_mode(0o700);
+        std::fs::set_permissions(format!("{path}/a-b/exe"), perms).unwrap();
+        std::fs::hard_link(format!("{path}/a/b/file"), format!("{path}/a/hard")).unwrap();
+        std::os::unix::fs::symlink("b/file", format!("{path}/a/link")).unwrap();
+        let store_path = StorePath::parse(&path, &store_dir).unwrap();
+        (dir, store_dir, store_path)
+    }
+
+    #[test]
+    fn store_paths_are_written_in_nar_order_with_nix_modes() {
+        let (_dir, store_dir, path) = store_with_path();
+        let plan = LayerPlan::Store {
+            paths: vec![path.clone()],
+            nar_size: None,
+        };
+        let got = entries(&layer_of(&plan, &store_dir).unwrap());
+        let root = path.as_str().trim_start_matches('/');
+        let prefix: Vec<String> = store_prefix_dirs(&store_dir);
+        let names: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+        let mut expected: Vec<String> = prefix.clone();
+        for rest in [
+            "/",
+            "/a/",
+            "/a/b/",
+            "/a/b/file",
+            "/a/hard",
+            "/a/link",
+            "/a-b/",
+            "/a-b/exe",
+        ] {
+            expected.push(format!("{root}{rest}"));
+        }
+        assert_eq!(
+            names, expected,
+            "parents first, siblings by name bytes: a/b before a-b"
+        );
+        let by_name = |suffix: &str| got.iter().find(|e| e.0.ends_with(suffix)).unwrap();
+        assert_eq!(
+            by_name("/a/hard").1,
+            tar::EntryType::Regular,
+            "hard links become files"
+        );
+        assert_eq!(by_name("/a/hard").4, b"one");
+        assert_eq!(by_name("/a/hard").2, 0o444);
+        assert_eq!(by_name("/a-b/exe").2, 0o555);
+        assert_eq!(by_name("/a/").2, 0o555);
+        assert_eq!(by_name("/a/link").3.as_deref(), Some("b/file"));
+    }
+
+    #[test]
+    fn every_layer_starts_with_the_same_prefix_entries() {
+        let (_dir, store_dir, path) = store_with_path();
+        let mut tree = RootTree::default();
+        tree.entries
+            .insert("bin".into(), RootEntry::Symlink(format!("{path}/a")));
+        tree.entries.insert(
+            "etc".into(),
+            RootEntry::Directory(BTreeMap::from([(
+                "x".to_owned(),
+                RootEntry::Symlink("/y".into()),
+            )])),
+        );
+        let store = layer_of(
+            &LayerPlan::Store {
+                paths: vec![path],
+                nar_size: None,
+            },
+            &store_dir,
+        )
+        .unwrap();
+        let root = layer_of(&LayerPlan::Root { tree }, &store_dir).unwrap();
+        let prefix_len = store_prefix_dirs(&store_dir).len() * tar_format::BLOCK;
+        assert_eq!(store[..prefix_len], root[..prefix_len]);
+        let names: Vec<String> = entries(&root).into_iter().map(|e| e.0).collect();
+        assert_eq!(names[names.len() - 3..], ["bin", "etc/", "etc/x"]);
+    }
+
+    #[test]
+    fn special_files_are_an_error_naming_them() {
+        let (_dir, store_dir, path) = store_with_path();
+        let fifo = format!("{path}/a/fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let plan = LayerPlan::Store {
+            paths: vec![path],
+            nar_size: None,
+        };
+        let err = format!("{:#}", layer_of(&plan, &store_dir).unwrap_err());
+        assert!(err.contains(&format!("{fifo} is a fifo")), "{err}");
     }
 }

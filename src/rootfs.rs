@@ -237,3 +237,133 @@ fn same_file(a: &Path, b: &Path) -> Result<bool> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Store {
+        _dir: tempfile::TempDir,
+        store_dir: String,
+    }
+
+    impl Store {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store_dir = format!("{}/nix/store", dir.path().display());
+            fs::create_dir_all(&store_dir).unwrap();
+            Store {
+                _dir: dir,
+                store_dir,
+            }
+        }
+
+        /// A store path `name` holding `files` (relative path, contents).
+        fn path(&self, name: &str, files: &[(&str, &str)]) -> StorePath {
+            let hash = format!("{:0>32}", name.len());
+            let path = format!("{}/{hash}-{name}", self.store_dir);
+            for (file, data) in files {
+                let full = Path::new(&path).join(file);
+                fs::create_dir_all(full.parent().unwrap()).unwrap();
+                fs::write(full, data).unwrap();
+            }
+            StorePath::parse(&path, &self.store_dir).unwrap()
+        }
+    }
+
+    fn link(target: &StorePath, rest: &str) -> RootEntry {
+        RootEntry::Symlink(format!("{target}/{rest}"))
+    }
+
+    #[test]
+    fn single_contents_link_their_top_level_entries() {
+        let store = Store::new();
+        let a = store.path(
+            "a",
+            &[
+                ("bin/x", "x"),
+                ("etc/conf", "c"),
+                ("nix-support/setup", "s"),
+            ],
+        );
+        let tree = merge_contents(std::slice::from_ref(&a)).unwrap();
+        let expected = BTreeMap::from([
+            ("bin".to_owned(), link(&a, "bin")),
+            ("etc".to_owned(), link(&a, "etc")),
+        ]);
+        assert_eq!(tree.entries, expected);
+    }
+
+    #[test]
+    fn shared_directories_are_merged_one_level_at_a_time() {
+        let store = Store::new();
+        let a = store.path("a", &[("bin/x", "x"), ("share/a/1", "1")]);
+        let bb = store.path("bb", &[("bin/y", "y"), ("share/b/2", "2"), ("lib/l", "l")]);
+        let tree = merge_contents(&[a.clone(), bb.clone()]).unwrap();
+        let expected = BTreeMap::from([
+            (
+                "bin".to_owned(),
+                RootEntry::Directory(BTreeMap::from([
+                    ("x".to_owned(), link(&a, "bin/x")),
+                    ("y".to_owned(), link(&bb, "bin/y")),
+                ])),
+            ),
+            ("lib".to_owned(), link(&bb, "lib")),
+            (
+                "share".to_owned(),
+                RootEntry::Directory(BTreeMap::from([
+                    ("a".to_owned(), link(&a, "share/a")),
+                    ("b".to_owned(), link(&bb, "share/b")),
+                ])),
+            ),
+        ]);
+        assert_eq!(tree.entries, expected);
+    }
+
+    #[test]
+    fn identical_files_may_overlap_different_ones_may_not() {
+        let store = Store::new();
+        let a = store.path("a", &[("etc/same", "same"), ("etc/one", "1")]);
+        let bb = store.path("bb", &[("etc/same", "same"), ("etc/two", "2")]);
+        assert!(merge_contents(&[a.clone(), bb]).is_ok());
+        let ccc = store.path("ccc", &[("etc/one", "different")]);
+        let err = format!(
+            "{:#}",
+            merge_contents(&[a.clone(), ccc.clone()]).unwrap_err()
+        );
+        assert!(err.contains("collide at /etc/one"), "{err}");
+        assert!(
+            err.contains(a.as_str()) && err.contains(ccc.as_str()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_where_another_has_a_directory_collides() {
+        let store = Store::new();
+        let a = store.path("a", &[("bin/x", "x")]);
+        let bb = store.path("bb", &[("bin", "a file")]);
+        let err = format!("{:#}", merge_contents(&[a, bb]).unwrap_err());
+        assert!(err.contains("collide at /bin"), "{err}");
+    }
+
+    #[test]
+    fn nothing_may_hide_the_store() {
+        let store = Store::new();
+        // The first component of the store directory (`nix` in /nix/store).
+        let first = store.store_dir.split('/').nth(1).unwrap().to_owned();
+        let a = store.path("a", &[(&format!("{first}/x"), "x")]);
+        let err = format!("{:#}", merge_contents(&[a]).unwrap_err());
+        assert!(err.contains("would hide the store directory"), "{err}");
+    }
+
+    #[test]
+    fn a_file_is_not_a_valid_contents_path() {
+        let store = Store::new();
+        let path = format!("{}/{:0>32}-file", store.store_dir, 0);
+        fs::write(&path, "x").unwrap();
+        let file = StorePath::parse(&path, &store.store_dir).unwrap();
+        let err = format!("{:#}", merge_contents(&[file]).unwrap_err());
+        assert!(err.contains("is a file"), "{err}");
+    }
+}

@@ -1,0 +1,180 @@
+//! Every example and fixture image, built by Nix with strata as the builder,
+//! checked with the real consumers: skopeo (which verifies every digest),
+//! umoci (whose unpacked root must be exactly the closure plus the
+//! customisation root) and podman (load and run).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// Builds image `name` of the fixtures and checks it with skopeo and umoci.
+/// `contents` are the fixture attributes linked into its root. Returns the
+/// archive, loaded into podman.
+fn check_image(name: &str, contents: &[&str]) -> String {
+    let archive = nix_build(&format!("images.{name}"));
+    let spec_file = nix_build(&format!("images.{name}.drvAttrs.specFile"));
+    let contents: Vec<String> = contents.iter().map(|c| nix_build(c)).collect();
+    let work = tempfile::tempdir().unwrap();
+
+    // skopeo reads the archive both as a Docker archive and as an OCI archive.
+    let layout = work.path().join("oci");
+    skopeo_copy(&format!("docker-archive:{archive}"), &layout, "from-docker");
+    skopeo_copy(&format!("oci-archive:{archive}"), &layout, "from-oci");
+
+    let rootfs = umoci_unpack(&layout, "from-docker", &work.path().join("bundle"));
+    assert_store_paths_match(&rootfs, &expected_store_paths(&spec_file));
+    let content_refs: Vec<&str> = contents.iter().map(String::as_str).collect();
+    assert_contents_linked(&rootfs, &content_refs);
+
+    podman_load(Path::new(&archive));
+    archive
+}
+
+#[test]
+fn busybox_example_runs_a_shell() {
+    check_image("busybox", &["busybox"]);
+    let out = podman_run(
+        "busybox:latest",
+        &[],
+        &["sh", "-c", "echo shell works; ls /bin/sh"],
+    );
+    assert_eq!(out, "shell works\n/bin/sh\n");
+}
+
+#[test]
+fn script_example_runs_its_entrypoint() {
+    let archive = check_image("script", &[]);
+    assert_eq!(
+        podman_run("greet:latest", &[], &[]),
+        "hello from strata, nix\n"
+    );
+    assert_eq!(
+        podman_run("greet:latest", &[], &["podman"]),
+        "hello from strata, podman\n"
+    );
+    let config = skopeo_config(Path::new(&archive));
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.description"],
+        "prints a greeting"
+    );
+}
+
+#[test]
+fn web_example_serves_its_page() {
+    let archive = check_image("web", &["busybox"]);
+    let config = skopeo_config(Path::new(&archive));
+    assert_eq!(
+        config["config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
+    let cmd: Vec<String> = config["config"]["Cmd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cmd[0], "/bin/httpd");
+    let script = format!(
+        "{} & sleep 1; wget -qO- http://127.0.0.1:8080/",
+        cmd.join(" ")
+    );
+    let page = podman_run("web:latest", &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(page, "<h1>served by a strata image</h1>\n");
+}
+
+#[test]
+fn many_paths_example_fills_its_layer_budget() {
+    let archive = check_image("many-paths", &["busybox"]);
+    let layers = archive_manifest(Path::new(&archive))[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        layers, 40,
+        "maxLayers = 40, and there are more paths than that"
+    );
+    let spec_file = nix_build("images.many-paths.drvAttrs.specFile");
+    let expected = expected_store_paths(&spec_file).len();
+    let out = podman_run("many-paths:latest", &[], &[]);
+    assert_eq!(out, format!("{expected}\n119\n"));
+}
+
+#[test]
+fn tree_fixture_keeps_every_awkward_entry() {
+    // Long, deep and non-ASCII names, every kind of symlink, an empty
+    // directory, a 110 MiB sparse file and hard links, compared entry by
+    // entry by check_image.
+    check_image("tree", &["busybox", "tree"]);
+    assert_eq!(podman_run("tree:test", &[], &[]), "tree says hi\n");
+    let tree = nix_build("tree");
+    let out = podman_run(
+        "tree:test",
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("cat {tree}/share/linked-b {tree}/share/relative-link"),
+        ],
+    );
+    assert_eq!(
+        out,
+        "one file, two names\n#!/bin/sh\necho \"tree says hi\"\n"
+    );
+}
+
+#[test]
+fn build_image_makes_one_store_layer_and_a_root_layer() {
+    let archive = check_image("single", &["busybox"]);
+    let layers = archive_manifest(Path::new(&archive))[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(layers, 2);
+    assert_eq!(podman_run("single:test", &[], &[]), "single layer\n");
+}
+
+#[test]
+fn stream_scripts_write_the_stored_archives_byte_for_byte() {
+    for name in ["busybox", "script", "web", "many-paths"] {
+        let archive = nix_build(&format!("images.{name}"));
+        let script = nix_build(&format!("streams.{name}"));
+        let work = tempfile::tempdir().unwrap();
+        let streamed = work.path().join("streamed.tar");
+        let status = Command::new(&script)
+            .stdout(fs::File::create(&streamed).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script} failed");
+        assert!(
+            fs::read(&streamed).unwrap() == fs::read(&archive).unwrap(),
+            "the stream of {name} differs from its archive"
+        );
+    }
+}
+
+#[test]
+fn image_tag_defaults_to_a_store_hash() {
+    let tag = run(Command::new("nix-instantiate")
+        .current_dir(repo())
+        .args([
+            "--eval",
+            "--json",
+            "tests/nix/fixtures.nix",
+            "--arg",
+            "strata",
+        ])
+        .arg(format!("builtins.storePath \"{}\"", strata_in_store()))
+        .args(["-A", "images.untagged.imageTag"]));
+    let tag: String = serde_json::from_str(&tag).unwrap();
+    assert_eq!(tag.len(), 32);
+    let archive = nix_build("images.untagged");
+    let manifest = archive_manifest(Path::new(&archive));
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        serde_json::json!([format!("untagged:{tag}")])
+    );
+}

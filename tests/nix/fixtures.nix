@@ -1,0 +1,129 @@
+# Offline fixtures for the tests: store paths made by the host's /bin/sh
+# (the Nix sandbox is off here), and images over them.
+{ strata }:
+let
+  system = builtins.currentSystem;
+  lib = import ../../nix { inherit strata system; };
+  hostShell =
+    name: script:
+    derivation {
+      inherit name system;
+      builder = "/bin/sh";
+      args = [
+        "-c"
+        "set -e\n${script}"
+      ];
+      PATH = "/usr/bin:/bin";
+    };
+
+  # Debian's static busybox, which runs inside a container.
+  busybox = hostShell "busybox" ''
+    mkdir -p $out/bin
+    cp /bin/busybox $out/bin/busybox
+    for applet in sh echo ls cat id wget httpd sleep stat find readlink wc head sha256sum test true; do
+      ln -s busybox $out/bin/$applet
+    done
+  '';
+
+  # Every kind of entry a store path can hold, with the awkward cases.
+  tree = hostShell "tree" ''
+    mkdir -p $out/bin $out/share/empty-dir
+    printf '#!/bin/sh\necho "tree says hi"\n' > $out/bin/tree-hello
+    chmod +x $out/bin/tree-hello
+    name200=$(printf 'n%.0s' $(seq 1 200))
+    mkdir -p $out/long/$name200/$name200
+    echo "a path over 600 bytes" > $out/long/$name200/$name200/$name200.txt
+    echo "non-ASCII name" > "$out/share/héllo wörld ✓.txt"
+    ln -s ../bin/tree-hello $out/share/relative-link
+    ln -s /etc/hostname $out/share/absolute-link
+    ln -s $out/bin/tree-hello $out/share/self-link
+    ln -s does-not-exist $out/share/dangling-link
+    ln -s $out/long/$name200/$name200 $out/share/long-target-link
+    deep=$out/deep
+    for i in $(seq 1 80); do deep=$deep/d$i; done
+    mkdir -p $deep
+    echo bottom > $deep/bottom.txt
+    truncate -s 110M $out/share/big-sparse
+    printf 'end of the sparse file' >> $out/share/big-sparse
+    echo "one file, two names" > $out/share/linked-a
+    ln $out/share/linked-a $out/share/linked-b
+    echo "same bytes as a file elsewhere" > $out/share/duplicate-1
+    echo "same bytes as a file elsewhere" > $out/share/duplicate-2
+  '';
+
+  # Two packages that both provide bin/clash, with different contents.
+  clashing = map (
+    n:
+    hostShell "clash-${n}" ''
+      mkdir -p $out/bin
+      echo ${n} > $out/bin/clash
+    ''
+  ) [ "one" "two" ];
+
+  examples = import ../../examples { inherit lib busybox system; };
+in
+{
+  inherit busybox tree lib;
+  clash-one = builtins.elemAt clashing 0;
+  clash-two = builtins.elemAt clashing 1;
+
+  images = examples // {
+    tree = lib.buildLayeredImage {
+      name = "tree";
+      tag = "test";
+      contents = [
+        busybox
+        tree
+      ];
+      config.Cmd = [ "/bin/tree-hello" ];
+    };
+    untagged = lib.buildLayeredImage {
+      name = "untagged";
+      config.Cmd = [ "${busybox}/bin/true" ];
+    };
+    single = lib.buildImage {
+      name = "single";
+      tag = "test";
+      copyToRoot = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "echo single layer"
+      ];
+    };
+  };
+
+  # Images whose arguments are wrong: each build must fail with a clear error.
+  bad = {
+    non-store-contents = lib.buildLayeredImage {
+      name = "bad";
+      contents = [ "/etc" ];
+    };
+    max-layers = lib.buildLayeredImage {
+      name = "bad";
+      contents = [ busybox ];
+      maxLayers = 1;
+    };
+    upper-case-name = lib.buildLayeredImage {
+      name = "Bad";
+      contents = [ busybox ];
+    };
+    bad-tag = lib.buildLayeredImage {
+      name = "bad";
+      tag = "v1:latest";
+      contents = [ busybox ];
+    };
+    collision = lib.buildLayeredImage {
+      name = "bad";
+      contents = clashing;
+    };
+  };
+
+  # The same examples as stream scripts: their output must equal the archives.
+  streams = import ../../examples {
+    lib = lib // {
+      buildLayeredImage = lib.streamLayeredImage;
+    };
+    inherit busybox system;
+  };
+}

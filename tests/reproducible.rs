@@ -1,0 +1,152 @@
+//! The same inputs give the same bytes: across rebuilds, thread counts,
+//! closure orders, and however the store happens to hard-link files.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn nix_build_check_rebuilds_identically_on_one_core_and_all() {
+    nix_build("images.tree");
+    for cores in ["0", "1"] {
+        let output = output_of(
+            nix_build_command("images.tree")
+                .arg("--check")
+                .args(["--option", "cores", cores]),
+        );
+        assert!(
+            output.status.success(),
+            "nix-build --check with {cores} cores found a difference:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The closure of the tree image's contents, as `nix-store --dump-db`
+/// prints it (records of path, hash, size, deriver, references).
+fn dump_db_records() -> Vec<Vec<String>> {
+    let roots = [nix_build("busybox"), nix_build("tree")];
+    let paths = run(Command::new("nix-store")
+        .args(["--query", "--requisites"])
+        .args(&roots));
+    let text = run(Command::new("nix-store")
+        .arg("--dump-db")
+        .args(paths.lines()));
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let count: usize = lines[at + 4].parse().unwrap();
+        records.push(lines[at..at + 5 + count].to_vec());
+        at += 5 + count;
+    }
+    records
+}
+
+fn build_by_hand(dir: &Path, name: &str, closure: &Path, threads: &str) -> Vec<u8> {
+    let out = dir.join(format!("{name}.tar"));
+    run(Command::new(strata_binary())
+        .args([
+            "build",
+            "--name",
+            "tree",
+            "--tag",
+            "by-hand",
+            "--threads",
+            threads,
+        ])
+        .arg("--contents")
+        .arg(nix_build("busybox"))
+        .arg("--contents")
+        .arg(nix_build("tree"))
+        .arg("--closure")
+        .arg(closure)
+        .arg("-o")
+        .arg(&out));
+    fs::read(out).unwrap()
+}
+
+#[test]
+fn closure_order_format_and_thread_count_do_not_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dump_db_records();
+    assert!(records.len() >= 2);
+    let write = |name: &str, text: String| -> PathBuf {
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+    let forward = write("forward", records.concat().join("\n") + "\n");
+    let mut reversed_records = records.clone();
+    reversed_records.reverse();
+    let reversed = write("reversed", reversed_records.concat().join("\n") + "\n");
+    let json: Vec<_> = reversed_records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "path": r[0], "narSize": r[2].parse::<u64>().unwrap(),
+                "references": r[5..], "closureSize": 0, "valid": true,
+            })
+        })
+        .collect();
+    let json = write("reversed.json", serde_json::to_string(&json).unwrap());
+
+    let reference = build_by_hand(dir.path(), "forward", &forward, "0");
+    assert!(reference == build_by_hand(dir.path(), "reversed", &reversed, "0"));
+    assert!(reference == build_by_hand(dir.path(), "json", &json, "0"));
+    assert!(reference == build_by_hand(dir.path(), "one-thread", &forward, "1"));
+    assert!(reference == build_by_hand(dir.path(), "three-threads", &forward, "3"));
+}
+
+/// Files of `root` that share their inode with another name.
+fn hard_linked_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if meta.is_file() && meta.nlink() > 1 {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Replaces each hard-linked file of `root` by a copy of its own.
+fn break_hard_links(root: &Path) {
+    for file in hard_linked_files(root) {
+        let copy = file.with_extension("strata-test-copy");
+        fs::copy(&file, &copy).unwrap();
+        fs::rename(&copy, &file).unwrap();
+    }
+}
+
+#[test]
+fn hard_links_and_copies_give_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let closure = dir.path().join("closure");
+    fs::write(&closure, dump_db_records().concat().join("\n") + "\n").unwrap();
+    let tree = PathBuf::from(nix_build("tree"));
+    let as_found = build_by_hand(dir.path(), "as-found", &closure, "0");
+
+    break_hard_links(&tree);
+    assert!(hard_linked_files(&tree).is_empty());
+    assert!(as_found == build_by_hand(dir.path(), "copied", &closure, "0"));
+
+    // What auto-optimise-store does: identical files become hard links.
+    run(Command::new("nix-store").arg("--optimise"));
+    let linked = hard_linked_files(&tree);
+    for name in ["duplicate-1", "duplicate-2", "linked-a", "linked-b"] {
+        assert!(
+            linked.iter().any(|p| p.ends_with(format!("share/{name}"))),
+            "{name}"
+        );
+    }
+    assert!(as_found == build_by_hand(dir.path(), "optimised", &closure, "0"));
+}
