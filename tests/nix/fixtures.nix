@@ -3,7 +3,8 @@
 { strata }:
 let
   system = builtins.currentSystem;
-  lib = import ../../nix { inherit strata system; };
+  offline = import ../../examples/offline.nix { inherit strata system; };
+  inherit (offline) lib busybox;
   hostShell =
     name: script:
     derivation {
@@ -15,15 +16,6 @@ let
       ];
       PATH = "/usr/bin:/bin";
     };
-
-  # Debian's static busybox, which runs inside a container.
-  busybox = hostShell "busybox" ''
-    mkdir -p $out/bin
-    cp /bin/busybox $out/bin/busybox
-    for applet in sh echo ls cat id wget httpd sleep stat find readlink wc head sha256sum test true; do
-      ln -s busybox $out/bin/$applet
-    done
-  '';
 
   # Every kind of entry a store path can hold, with the awkward cases.
   tree = hostShell "tree" ''
@@ -60,14 +52,13 @@ let
     ''
   ) [ "one" "two" ];
 
-  examples = import ../../examples { inherit lib busybox system; };
 in
 {
   inherit busybox tree lib;
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
 
-  images = examples // {
+  images = offline.images // {
     tree = lib.buildLayeredImage {
       name = "tree";
       tag = "test";
