@@ -12,11 +12,24 @@ use common::*;
 fn help_explains_every_subcommand() {
     let help = run(Command::new(strata_binary()).arg("--help"));
     for subcommand in ["build", "describe", "stream", "plan", "builder"] {
-        assert!(help.contains(subcommand), "--help does not mention {subcommand}:\n{help}");
+        assert!(
+            help.contains(subcommand),
+            "--help does not mention {subcommand}:\n{help}"
+        );
     }
     let build = run(Command::new(strata_binary()).args(["build", "--help"]));
-    for option in ["--spec", "--contents", "--max-layers", "--closure", "--output", "--threads"] {
-        assert!(build.contains(option), "build --help does not mention {option}:\n{build}");
+    for option in [
+        "--spec",
+        "--contents",
+        "--max-layers",
+        "--closure",
+        "--output",
+        "--threads",
+    ] {
+        assert!(
+            build.contains(option),
+            "build --help does not mention {option}:\n{build}"
+        );
     }
 }
 
@@ -50,7 +63,11 @@ fn builds_from_store_paths_asking_nix_store_for_the_closure() {
     assert_eq!(config["config"]["Env"], serde_json::json!(["MODE=hand"]));
 
     let layout = dir.path().join("oci");
-    skopeo_copy(&format!("docker-archive:{}", archive.display()), &layout, "v1");
+    skopeo_copy(
+        &format!("docker-archive:{}", archive.display()),
+        &layout,
+        "v1",
+    );
     let rootfs = umoci_unpack(&layout, "v1", &dir.path().join("bundle"));
     let mut expected = expected_store_paths(&busybox);
     expected.extend(expected_store_paths(&tree));
@@ -69,7 +86,14 @@ fn describe_then_stream_gives_the_archive_build_gives() {
     let dir = tempfile::tempdir().unwrap();
     let image = |subcommand: &str, out: &Path| {
         run(Command::new(strata_binary())
-            .args([subcommand, "--name", "streamed", "--contents", &busybox, "-o"])
+            .args([
+                subcommand,
+                "--name",
+                "streamed",
+                "--contents",
+                &busybox,
+                "-o",
+            ])
             .arg(out));
     };
     let archive = dir.path().join("built.tar");
@@ -90,7 +114,8 @@ fn describe_then_stream_gives_the_archive_build_gives() {
 #[test]
 fn plan_prints_the_layers_without_writing_them() {
     let busybox = nix_build("busybox");
-    let plan = run(Command::new(strata_binary()).args(["plan", "--name", "p", "--contents", &busybox]));
+    let plan =
+        run(Command::new(strata_binary()).args(["plan", "--name", "p", "--contents", &busybox]));
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let layers = plan["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);

@@ -1,0 +1,26 @@
+# The strata binary, built from this repository with nixpkgs' Rust tooling.
+{ lib, rustPlatform }:
+let
+  cargo = builtins.fromTOML (builtins.readFile ../Cargo.toml);
+in
+rustPlatform.buildRustPackage {
+  pname = cargo.package.name;
+  inherit (cargo.package) version;
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../Cargo.toml
+      ../Cargo.lock
+      ../src
+    ];
+  };
+  cargoLock.lockFile = ../Cargo.lock;
+  # The tests drive Nix, podman and skopeo, which a Nix build cannot run.
+  doCheck = false;
+  meta = {
+    inherit (cargo.package) description;
+    license = lib.licenses.mit;
+    mainProgram = "strata";
+    platforms = lib.platforms.linux;
+  };
+}
