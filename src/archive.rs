@@ -3,85 +3,98 @@
 //!
 //! Entries, in this order: `blobs/`, `blobs/sha256/`, the layer blobs bottom
 //! first, the config and manifest blobs, `index.json`, `manifest.json`,
-//! `oci-layout`. The archive is written front to back in one pass, so it can
-//! go to a pipe.
+//! `oci-layout`. Every entry header's size is known in advance (a blob's
+//! name, `blobs/sha256/<64 hex digits>`, always fits one block), so the
+//! archive can be written front to back to a pipe, or laid out in a file
+//! and filled in parallel.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Result;
 
 use crate::digest::Digest;
 use crate::oci::{self, ImageDocuments};
-use crate::tar_format::{self, EntryAttrs, EntryKind};
+use crate::tar_format::{self, BLOCK, EntryAttrs, EntryKind};
 
-pub struct ArchiveWriter<W: Write> {
-    out: W,
-    attrs: EntryAttrs,
-    written: BTreeSet<Digest>,
+/// Bytes before the first blob: the `blobs/` and `blobs/sha256/` entries.
+pub const PREFIX_LEN: u64 = 2 * BLOCK as u64;
+/// The header of a blob entry.
+pub const BLOB_HEADER_LEN: u64 = BLOCK as u64;
+
+fn attrs() -> EntryAttrs {
+    EntryAttrs {
+        owner_writable: true,
+        ..EntryAttrs::default()
+    }
 }
 
-impl<W: Write> ArchiveWriter<W> {
-    pub fn new(mut out: W) -> Result<Self> {
-        let attrs = EntryAttrs {
-            owner_writable: true,
-            ..EntryAttrs::default()
-        };
-        for dir in ["blobs/", "blobs/sha256/"] {
-            tar_format::write_header(&mut out, &attrs, dir.as_bytes(), &EntryKind::Directory)?;
-        }
-        Ok(ArchiveWriter {
-            out,
-            attrs,
-            written: BTreeSet::new(),
-        })
-    }
+/// The bytes a blob of `size` bytes takes in the archive, header and padding
+/// included.
+pub fn blob_entry_len(size: u64) -> u64 {
+    BLOB_HEADER_LEN + size.div_ceil(BLOCK as u64) * BLOCK as u64
+}
 
-    /// Adds the blob `digest` of `size` bytes, which `fill` writes. A blob
-    /// already in the archive is not written again, and `fill` is not called.
-    pub fn blob(
-        &mut self,
-        digest: &Digest,
-        size: u64,
-        fill: impl FnOnce(&mut W) -> Result<()>,
-    ) -> Result<()> {
-        if !self.written.insert(*digest) {
-            return Ok(());
-        }
-        self.file_header(&oci::blob_path(digest), size)?;
-        fill(&mut self.out)?;
-        tar_format::write_padding(&mut self.out, size)?;
-        Ok(())
+/// Writes the directory entries the archive starts with.
+pub fn write_prefix<W: Write>(out: &mut W) -> Result<()> {
+    for dir in ["blobs/", "blobs/sha256/"] {
+        tar_format::write_header(out, &attrs(), dir.as_bytes(), &EntryKind::Directory)?;
     }
+    Ok(())
+}
 
-    /// Adds the config and manifest blobs and the layout's index files, and
-    /// ends the archive.
-    pub fn finish(mut self, documents: &ImageDocuments) -> Result<W> {
-        for (digest, bytes) in [
-            (&documents.config_digest, &documents.config),
-            (&documents.manifest_digest, &documents.manifest),
-        ] {
-            self.blob(digest, bytes.len() as u64, |out| Ok(out.write_all(bytes)?))?;
-        }
-        for (name, bytes) in [
-            ("index.json", &documents.index[..]),
-            ("manifest.json", &documents.docker_manifest[..]),
-            ("oci-layout", oci::OCI_LAYOUT),
-        ] {
-            self.file_header(name, bytes.len() as u64)?;
-            self.out.write_all(bytes)?;
-            tar_format::write_padding(&mut self.out, bytes.len() as u64)?;
-        }
-        tar_format::write_end(&mut self.out)?;
-        Ok(self.out)
+/// Writes the header of blob `digest`; `size` bytes of it and padding follow.
+pub fn write_blob_header<W: Write>(out: &mut W, digest: &Digest, size: u64) -> Result<()> {
+    file_header(out, &oci::blob_path(digest), size)
+}
+
+/// Writes the config and manifest blobs, the layout's index files and the
+/// end of the archive: everything after the layers.
+pub fn write_tail<W: Write>(out: &mut W, documents: &ImageDocuments) -> Result<()> {
+    let entries = [
+        (
+            oci::blob_path(&documents.config_digest),
+            &documents.config[..],
+        ),
+        (
+            oci::blob_path(&documents.manifest_digest),
+            &documents.manifest[..],
+        ),
+        ("index.json".to_owned(), &documents.index[..]),
+        ("manifest.json".to_owned(), &documents.docker_manifest[..]),
+        ("oci-layout".to_owned(), oci::OCI_LAYOUT),
+    ];
+    for (name, bytes) in entries {
+        file_header(out, &name, bytes.len() as u64)?;
+        out.write_all(bytes)?;
+        tar_format::write_padding(out, bytes.len() as u64)?;
     }
+    tar_format::write_end(out)?;
+    Ok(())
+}
 
-    fn file_header(&mut self, name: &str, size: u64) -> Result<()> {
-        let kind = EntryKind::File {
-            size,
-            executable: false,
-        };
-        tar_format::write_header(&mut self.out, &self.attrs, name.as_bytes(), &kind)?;
-        Ok(())
+fn file_header<W: Write>(out: &mut W, name: &str, size: u64) -> Result<()> {
+    let kind = EntryKind::File {
+        size,
+        executable: false,
+    };
+    tar_format::write_header(out, &attrs(), name.as_bytes(), &kind)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_header_is_one_block() {
+        let mut out = Vec::new();
+        write_blob_header(&mut out, &Digest::of(b"x"), 3).unwrap();
+        assert_eq!(out.len() as u64, BLOB_HEADER_LEN);
+        let mut prefix = Vec::new();
+        write_prefix(&mut prefix).unwrap();
+        assert_eq!(prefix.len() as u64, PREFIX_LEN);
+        assert_eq!(blob_entry_len(0), 512);
+        assert_eq!(blob_entry_len(1), 1024);
+        assert_eq!(blob_entry_len(512), 1024);
     }
 }

@@ -2,28 +2,27 @@
 //!
 //! Layers are written in parallel, one task per layer, largest first; each
 //! layer's sha256 is computed as it is written. A layer's bytes depend only on
-//! its plan entry and the store, so they can be written now to a file, or
-//! later to a stream, and come out the same.
+//! its plan entry and the store, so they can be written now into a file, or
+//! later into a stream, and come out the same.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::archive::ArchiveWriter;
+use crate::archive::{self, BLOB_HEADER_LEN};
 use crate::digest::HashingWriter;
 use crate::layer::{self, COPY_BUFFER};
-use crate::oci::{self, ImageDocuments, LayerBlob};
-use crate::output::{self, OutputMode};
+use crate::oci::{self, LayerBlob};
+use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
 use crate::plan::ImagePlan;
+use crate::tar_format;
 
 const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
-/// Buffer of each layer's scratch file.
-const SCRATCH_BUFFER: usize = 1 << 20;
 
 /// A plan with the digests of its layers: everything needed to write the
 /// archive in one pass, later, from the store.
@@ -41,12 +40,11 @@ fn write_layer_blob<W: Write>(
     out: W,
     buffer: &mut [u8],
 ) -> Result<(LayerBlob, W)> {
-    let mut hashing = HashingWriter::new(out);
-    layer::write_layer(
+    let hashing = layer::write_layer(
         &plan.layers[index],
         &plan.store_dir,
         &plan.entry_attrs(),
-        &mut hashing,
+        HashingWriter::new(out),
         buffer,
     )
     .with_context(|| format!("while writing layer {}", index + 1))?;
@@ -61,9 +59,10 @@ fn write_layer_blob<W: Write>(
 }
 
 /// Runs `work` for every layer on `threads` threads (0: one per core),
-/// largest layers first, and returns the results in layer order.
+/// heaviest layers (by `weights`) first, and returns the results in layer
+/// order.
 fn for_each_layer<T: Send>(
-    plan: &ImagePlan,
+    weights: &[u64],
     threads: usize,
     work: impl Fn(usize, &mut [u8]) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
@@ -72,9 +71,9 @@ fn for_each_layer<T: Send>(
         .thread_name(|i| format!("strata-layer-{i}"))
         .build()
         .context("cannot start the worker threads")?;
-    let mut order: Vec<usize> = (0..plan.layers.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(plan.layers[i].estimated_size()));
-    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..plan.layers.len()).map(|_| None).collect());
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..weights.len()).map(|_| None).collect());
     pool.install(|| {
         order.into_iter().par_bridge().try_for_each_init(
             || vec![0u8; COPY_BUFFER],
@@ -93,59 +92,55 @@ fn for_each_layer<T: Send>(
         .collect())
 }
 
+fn estimated_sizes(plan: &ImagePlan) -> Vec<u64> {
+    plan.layers.iter().map(|l| l.estimated_size()).collect()
+}
+
 /// Hashes every layer without keeping its bytes: the description a stream
 /// or a push is later made from.
 pub fn describe(plan: ImagePlan, threads: usize) -> Result<ImageDescription> {
-    let layers = for_each_layer(&plan, threads, |index, buffer| {
+    let layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
         Ok(write_layer_blob(&plan, index, io::sink(), buffer)?.0)
     })?;
     Ok(ImageDescription { plan, layers })
 }
 
 /// Writes the image archive to `output`; on any error nothing is left there.
+///
+/// Every layer's size is known from metadata before any is written, so the
+/// archive is laid out first and each layer is written straight to its place
+/// in the file, in parallel: every byte is written once.
 pub fn build_archive(
     plan: ImagePlan,
     output: &Path,
     mode: OutputMode,
     threads: usize,
 ) -> Result<ImageDescription> {
-    let scratch = tempfile::Builder::new()
-        .prefix("strata-layers-")
-        .tempdir()
-        .context("cannot create a scratch directory for the layers")?;
-    let layer_files: Vec<(LayerBlob, PathBuf)> =
-        for_each_layer(&plan, threads, |index, buffer| {
-            let path = scratch.path().join(format!("layer-{index}.tar"));
-            let file =
-                File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-            let (blob, out) = write_layer_blob(
-                &plan,
-                index,
-                BufWriter::with_capacity(SCRATCH_BUFFER, file),
-                buffer,
-            )?;
-            out.into_inner().map_err(|e| e.into_error())?;
-            Ok((blob, path))
+    let attrs = plan.entry_attrs();
+    let sizes = for_each_layer(&estimated_sizes(&plan), threads, |index, _| {
+        layer::layer_size(&plan.layers[index], &plan.store_dir, &attrs)
+            .with_context(|| format!("while reading layer {}", index + 1))
+    })?;
+    let mut offsets = Vec::with_capacity(sizes.len());
+    let mut layers_end = archive::PREFIX_LEN;
+    for size in &sizes {
+        offsets.push(layers_end);
+        layers_end += archive::blob_entry_len(*size);
+    }
+    let mut blobs = Vec::new();
+    output::fill_file(output, mode, false, |file| {
+        file.set_len(layers_end)
+            .with_context(|| format!("cannot size {}", output.display()))?;
+        archive::write_prefix(&mut PositionedWriter::new(file, 0))?;
+        blobs = for_each_layer(&sizes, threads, |index, buffer| {
+            write_layer_at(&plan, index, file, offsets[index], sizes[index], buffer)
         })?;
-    let blobs: Vec<LayerBlob> = layer_files.iter().map(|(b, _)| b.clone()).collect();
-    let documents = oci::documents(&plan, &blobs)?;
-    output::write_file(output, mode, false, |out| {
-        let mut archive = ArchiveWriter::new(out)?;
-        for (blob, path) in &layer_files {
-            archive.blob(&blob.digest, blob.size, |out| {
-                let mut file = File::open(path)?;
-                let copied = io::copy(&mut file, out)?;
-                if copied != blob.size {
-                    bail!(
-                        "layer file {} changed while the archive was written",
-                        path.display()
-                    );
-                }
-                Ok(())
-            })?;
-        }
-        archive.finish(&documents)?;
-        Ok(())
+        let documents = oci::documents(&plan, &blobs)?;
+        let mut tail =
+            BufWriter::with_capacity(OUTPUT_BUFFER, PositionedWriter::new(file, layers_end));
+        archive::write_tail(&mut tail, &documents)?;
+        tail.flush()
+            .with_context(|| format!("cannot write {}", output.display()))
     })?;
     Ok(ImageDescription {
         plan,
@@ -153,10 +148,38 @@ pub fn build_archive(
     })
 }
 
+/// Writes layer `index`, whose tar has `size` bytes, as the blob entry at
+/// `offset` of `file`.
+fn write_layer_at(
+    plan: &ImagePlan,
+    index: usize,
+    file: &File,
+    offset: u64,
+    size: u64,
+    buffer: &mut [u8],
+) -> Result<LayerBlob> {
+    let data = BufWriter::with_capacity(
+        OUTPUT_BUFFER,
+        PositionedWriter::new(file, offset + BLOB_HEADER_LEN),
+    );
+    let (blob, data) = write_layer_blob(plan, index, data, buffer)?;
+    data.into_inner().map_err(|e| e.into_error())?;
+    if blob.size != size {
+        bail!(
+            "layer {} changed while it was written ({size} bytes planned, {} written); is something modifying the store? It holds: {}",
+            index + 1,
+            blob.size,
+            plan.layers[index].summary()
+        );
+    }
+    archive::write_blob_header(&mut PositionedWriter::new(file, offset), &blob.digest, size)?;
+    Ok(blob)
+}
+
 /// Writes the archive described by `description` to `out`, regenerating each
 /// layer from the store. A layer whose bytes no longer match its recorded
 /// digest stops the stream with an error naming the layer and its paths.
-pub fn stream_archive<W: Write>(description: &ImageDescription, out: W) -> Result<W> {
+pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> Result<W> {
     let plan = &description.plan;
     if plan.layers.len() != description.layers.len() {
         bail!(
@@ -165,25 +188,26 @@ pub fn stream_archive<W: Write>(description: &ImageDescription, out: W) -> Resul
             description.layers.len()
         );
     }
-    let documents: ImageDocuments = oci::documents(plan, &description.layers)?;
+    let documents = oci::documents(plan, &description.layers)?;
     let mut buffer = vec![0u8; COPY_BUFFER];
-    let mut archive = ArchiveWriter::new(out)?;
+    archive::write_prefix(&mut out)?;
     for (index, recorded) in description.layers.iter().enumerate() {
-        archive.blob(&recorded.digest, recorded.size, |out| {
-            let (actual, _) = write_layer_blob(plan, index, &mut *out, &mut buffer)?;
-            if actual.digest != recorded.digest || actual.size != recorded.size {
-                bail!(
-                    "layer {} no longer matches its recorded digest (recorded {} of {} bytes, now {} of {} bytes); the store paths it holds changed or are not reproducible: {}",
-                    index + 1,
-                    recorded.digest,
-                    recorded.size,
-                    actual.digest,
-                    actual.size,
-                    plan.layers[index].summary()
-                );
-            }
-            Ok(())
-        })?;
+        archive::write_blob_header(&mut out, &recorded.digest, recorded.size)?;
+        let (actual, written) = write_layer_blob(plan, index, out, &mut buffer)?;
+        out = written;
+        if actual.digest != recorded.digest || actual.size != recorded.size {
+            bail!(
+                "layer {} no longer matches its recorded digest (recorded {} of {} bytes, now {} of {} bytes); the store paths it holds changed or are not reproducible: {}",
+                index + 1,
+                recorded.digest,
+                recorded.size,
+                actual.digest,
+                actual.size,
+                plan.layers[index].summary()
+            );
+        }
+        tar_format::write_padding(&mut out, recorded.size)?;
     }
-    archive.finish(&documents)
+    archive::write_tail(&mut out, &documents)?;
+    Ok(out)
 }

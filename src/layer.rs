@@ -4,13 +4,17 @@
 //! (`nix/`, `nix/store/`), all with the same attributes. Store paths are then
 //! walked depth-first, parents before children, siblings sorted bytewise by
 //! name (the order of a NAR). Hard links are written as separate files.
+//!
+//! The same walk either writes a layer ([`write_layer`]) or only adds up its
+//! size from the files' metadata ([`layer_size`]), so that an archive can be
+//! laid out before any layer is written.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -22,13 +26,85 @@ use crate::tar_format::{self, EntryAttrs, EntryKind};
 /// Size of the buffer file contents are copied through.
 pub const COPY_BUFFER: usize = 1 << 20;
 
-/// Writes the complete tar of `layer` to `out`.
+/// Where the walk sends a layer's tar: header bytes, and file contents.
+trait TarSink: Write {
+    /// Adds exactly `size` bytes: the contents of the file at `path`.
+    fn file_contents(&mut self, path: &Path, size: u64) -> Result<()>;
+}
+
+/// Writes the tar, reading file contents through `buffer`.
+struct ContentWriter<'a, W> {
+    out: W,
+    buffer: &'a mut [u8],
+}
+
+impl<W: Write> Write for ContentWriter<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.out.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> TarSink for ContentWriter<'_, W> {
+    fn file_contents(&mut self, path: &Path, size: u64) -> Result<()> {
+        let mut file =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        tar_format::copy_exactly(&mut self.out, &mut file, size, self.buffer)
+            .with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// Counts the tar's bytes without reading any file.
+#[derive(Default)]
+struct SizeCounter(u64);
+
+impl Write for SizeCounter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TarSink for SizeCounter {
+    fn file_contents(&mut self, _path: &Path, size: u64) -> Result<()> {
+        self.0 += size;
+        Ok(())
+    }
+}
+
+/// Writes the complete tar of `layer` to `out`, copying file contents
+/// through `buffer`.
 pub fn write_layer<W: Write>(
     layer: &LayerPlan,
     store_dir: &str,
     attrs: &EntryAttrs,
-    out: &mut W,
+    out: W,
     buffer: &mut [u8],
+) -> Result<W> {
+    let mut sink = ContentWriter { out, buffer };
+    walk_layer(layer, store_dir, attrs, &mut sink)?;
+    Ok(sink.out)
+}
+
+/// The size of the tar [`write_layer`] writes, from metadata alone.
+pub fn layer_size(layer: &LayerPlan, store_dir: &str, attrs: &EntryAttrs) -> Result<u64> {
+    let mut counter = SizeCounter::default();
+    walk_layer(layer, store_dir, attrs, &mut counter)?;
+    Ok(counter.0)
+}
+
+fn walk_layer<S: TarSink>(
+    layer: &LayerPlan,
+    store_dir: &str,
+    attrs: &EntryAttrs,
+    out: &mut S,
 ) -> Result<()> {
     let prefix = store_prefix_dirs(store_dir);
     for dir in &prefix {
@@ -37,7 +113,7 @@ pub fn write_layer<W: Write>(
     match layer {
         LayerPlan::Store { paths, .. } => {
             for path in paths {
-                write_store_path(path, attrs, out, buffer)?;
+                walk_store_path(path, attrs, out)?;
             }
         }
         LayerPlan::Root { tree } => write_root_tree(tree, &prefix, attrs, out)?,
@@ -58,12 +134,7 @@ fn store_prefix_dirs(store_dir: &str) -> Vec<String> {
     dirs
 }
 
-fn write_store_path<W: Write>(
-    root: &StorePath,
-    attrs: &EntryAttrs,
-    out: &mut W,
-    buffer: &mut [u8],
-) -> Result<()> {
+fn walk_store_path<S: TarSink>(root: &StorePath, attrs: &EntryAttrs, out: &mut S) -> Result<()> {
     let root_name = root.as_str().trim_start_matches('/').as_bytes().to_vec();
     let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.as_path().to_path_buf(), root_name)];
     while let Some((fs_path, name)) = stack.pop() {
@@ -96,11 +167,9 @@ fn write_store_path<W: Write>(
                 size,
                 executable: meta.permissions().mode() & 0o111 != 0,
             };
-            let mut file = File::open(&fs_path)
-                .with_context(|| format!("cannot open {}", fs_path.display()))?;
             tar_format::write_header(out, attrs, &name, &kind)?;
-            tar_format::write_file_data(out, &mut file, size, buffer)
-                .with_context(|| format!("cannot read {}", fs_path.display()))?;
+            out.file_contents(&fs_path, size)?;
+            tar_format::write_padding(out, size)?;
         } else {
             bail!(
                 "{} is a {}; a store path may hold only files, directories and symlinks",

@@ -1,13 +1,14 @@
 //! Creating output files so that a failure leaves nothing behind.
 
 use std::fs::{File, Permissions};
-use std::io::{BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-const OUTPUT_BUFFER: usize = 1 << 20;
+/// The buffer of sequential output.
+pub const OUTPUT_BUFFER: usize = 1 << 20;
 
 /// How an output file comes into being.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,20 +20,34 @@ pub enum OutputMode {
     InPlace,
 }
 
-/// Creates `output` with what `write` writes, with mode 0644 (0755 when
-/// `executable`). On any error nothing is left at `output`.
+/// Creates `output` with what `write` writes front to back, with mode 0644
+/// (0755 when `executable`). On any error nothing is left at `output`.
 pub fn write_file(
     output: &Path,
     mode: OutputMode,
     executable: bool,
     write: impl FnOnce(&mut BufWriter<&File>) -> Result<()>,
 ) -> Result<()> {
-    let permissions = Permissions::from_mode(if executable { 0o755 } else { 0o644 });
-    let fill = |file: &File| -> Result<()> {
+    fill_file(output, mode, executable, |file| {
         let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
         write(&mut out)?;
         out.flush()
-            .with_context(|| format!("cannot write {}", output.display()))?;
+            .with_context(|| format!("cannot write {}", output.display()))
+    })
+}
+
+/// Creates `output` with what `fill` writes into the file, in any order and
+/// from any thread, with mode 0644 (0755 when `executable`). On any error
+/// nothing is left at `output`.
+pub fn fill_file(
+    output: &Path,
+    mode: OutputMode,
+    executable: bool,
+    fill: impl FnOnce(&File) -> Result<()>,
+) -> Result<()> {
+    let permissions = Permissions::from_mode(if executable { 0o755 } else { 0o644 });
+    let fill = |file: &File| -> Result<()> {
+        fill(file)?;
         file.set_permissions(permissions)
             .with_context(|| format!("cannot set the mode of {}", output.display()))
     };
@@ -61,4 +76,29 @@ pub fn write_file(
         }
     }
     Ok(())
+}
+
+/// Writes to a file from a given offset on, without moving any shared file
+/// position: several can write to one file at once.
+pub struct PositionedWriter<'a> {
+    file: &'a File,
+    offset: u64,
+}
+
+impl<'a> PositionedWriter<'a> {
+    pub fn new(file: &'a File, offset: u64) -> Self {
+        PositionedWriter { file, offset }
+    }
+}
+
+impl Write for PositionedWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.file.write_at(bytes, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -169,9 +169,9 @@ pub fn write_end<W: Write>(out: &mut W) -> io::Result<()> {
     out.write_all(&[0u8; 2 * BLOCK])
 }
 
-/// Copies exactly `size` bytes from `source` to `out` through `buffer`,
-/// then pads. Fails if the source ends early.
-pub fn write_file_data<W: Write, R: Read>(
+/// Copies exactly `size` bytes from `source` to `out` through `buffer`.
+/// Fails if the source ends early.
+pub fn copy_exactly<W: Write, R: Read>(
     out: &mut W,
     source: &mut R,
     size: u64,
@@ -196,7 +196,7 @@ pub fn write_file_data<W: Write, R: Read>(
         out.write_all(&buffer[..got])?;
         left -= got as u64;
     }
-    write_padding(out, size)
+    Ok(())
 }
 
 /// Size in the archive of one entry's header(s), for planning.
@@ -263,7 +263,8 @@ mod tests {
             executable: true,
         };
         write_header(&mut out, &attrs, long_name.as_bytes(), &kind).unwrap();
-        write_file_data(&mut out, &mut &data[..], 5, &mut [0; 3]).unwrap();
+        copy_exactly(&mut out, &mut &data[..], 5, &mut [0; 3]).unwrap();
+        write_padding(&mut out, 5).unwrap();
         let link = EntryKind::Symlink {
             target: target.as_bytes(),
         };
@@ -291,7 +292,7 @@ mod tests {
     #[test]
     fn short_source_is_an_error() {
         let mut out = Vec::new();
-        let err = write_file_data(&mut out, &mut &b"abc"[..], 10, &mut [0; 4]).unwrap_err();
+        let err = copy_exactly(&mut out, &mut &b"abc"[..], 10, &mut [0; 4]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

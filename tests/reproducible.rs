@@ -27,13 +27,12 @@ fn nix_build_check_rebuilds_identically_on_one_core_and_all() {
     }
 }
 
-/// The closure of the tree image's contents, as `nix-store --dump-db`
-/// prints it (records of path, hash, size, deriver, references).
-fn dump_db_records() -> Vec<Vec<String>> {
-    let roots = [nix_build("busybox"), nix_build("tree")];
+/// The closure of `contents`, as `nix-store --dump-db` prints it (records
+/// of path, hash, size, deriver, references).
+fn dump_db_records(contents: &[String]) -> Vec<Vec<String>> {
     let paths = run(Command::new("nix-store")
         .args(["--query", "--requisites"])
-        .args(&roots));
+        .args(contents));
     let text = run(Command::new("nix-store")
         .arg("--dump-db")
         .args(paths.lines()));
@@ -48,33 +47,37 @@ fn dump_db_records() -> Vec<Vec<String>> {
     records
 }
 
-fn build_by_hand(dir: &Path, name: &str, closure: &Path, threads: &str) -> Vec<u8> {
+/// Builds an image of `contents` by hand, from the closure file `closure`.
+fn build_by_hand(
+    dir: &Path,
+    name: &str,
+    contents: &[String],
+    closure: &Path,
+    threads: &str,
+) -> Vec<u8> {
     let out = dir.join(format!("{name}.tar"));
-    run(Command::new(strata_binary())
-        .args([
-            "build",
-            "--name",
-            "tree",
-            "--tag",
-            "by-hand",
-            "--threads",
-            threads,
-        ])
-        .arg("--contents")
-        .arg(nix_build("busybox"))
-        .arg("--contents")
-        .arg(nix_build("tree"))
-        .arg("--closure")
-        .arg(closure)
-        .arg("-o")
-        .arg(&out));
+    let mut command = Command::new(strata_binary());
+    command.args([
+        "build",
+        "--name",
+        "by-hand",
+        "--tag",
+        "test",
+        "--threads",
+        threads,
+    ]);
+    for content in contents {
+        command.arg("--contents").arg(content);
+    }
+    run(command.arg("--closure").arg(closure).arg("-o").arg(&out));
     fs::read(out).unwrap()
 }
 
 #[test]
 fn closure_order_format_and_thread_count_do_not_matter() {
     let dir = tempfile::tempdir().unwrap();
-    let records = dump_db_records();
+    let contents = [nix_build("busybox"), nix_build("tree")];
+    let records = dump_db_records(&contents);
     assert!(records.len() >= 2);
     let write = |name: &str, text: String| -> PathBuf {
         let path = dir.path().join(name);
@@ -96,11 +99,14 @@ fn closure_order_format_and_thread_count_do_not_matter() {
         .collect();
     let json = write("reversed.json", serde_json::to_string(&json).unwrap());
 
-    let reference = build_by_hand(dir.path(), "forward", &forward, "0");
-    assert!(reference == build_by_hand(dir.path(), "reversed", &reversed, "0"));
-    assert!(reference == build_by_hand(dir.path(), "json", &json, "0"));
-    assert!(reference == build_by_hand(dir.path(), "one-thread", &forward, "1"));
-    assert!(reference == build_by_hand(dir.path(), "three-threads", &forward, "3"));
+    let build = |name: &str, closure: &Path, threads: &str| {
+        build_by_hand(dir.path(), name, &contents, closure, threads)
+    };
+    let reference = build("forward", &forward, "0");
+    assert!(reference == build("reversed", &reversed, "0"));
+    assert!(reference == build("json", &json, "0"));
+    assert!(reference == build("one-thread", &forward, "1"));
+    assert!(reference == build("three-threads", &forward, "3"));
 }
 
 /// Files of `root` that share their inode with another name.
@@ -129,24 +135,31 @@ fn break_hard_links(root: &Path) {
 
 #[test]
 fn hard_links_and_copies_give_the_same_image() {
+    // This test rewrites the files of its own fixture, which no other test reads.
     let dir = tempfile::tempdir().unwrap();
+    let contents = [nix_build("linked")];
     let closure = dir.path().join("closure");
-    fs::write(&closure, dump_db_records().concat().join("\n") + "\n").unwrap();
-    let tree = PathBuf::from(nix_build("tree"));
-    let as_found = build_by_hand(dir.path(), "as-found", &closure, "0");
+    fs::write(
+        &closure,
+        dump_db_records(&contents).concat().join("\n") + "\n",
+    )
+    .unwrap();
+    let linked_path = PathBuf::from(&contents[0]);
+    let build = |name: &str| build_by_hand(dir.path(), name, &contents, &closure, "0");
+    let as_found = build("as-found");
 
-    break_hard_links(&tree);
-    assert!(hard_linked_files(&tree).is_empty());
-    assert!(as_found == build_by_hand(dir.path(), "copied", &closure, "0"));
+    break_hard_links(&linked_path);
+    assert!(hard_linked_files(&linked_path).is_empty());
+    assert!(as_found == build("copied"));
 
     // What auto-optimise-store does: identical files become hard links.
     run(Command::new("nix-store").arg("--optimise"));
-    let linked = hard_linked_files(&tree);
+    let linked = hard_linked_files(&linked_path);
     for name in ["duplicate-1", "duplicate-2", "linked-a", "linked-b"] {
         assert!(
             linked.iter().any(|p| p.ends_with(format!("share/{name}"))),
             "{name}"
         );
     }
-    assert!(as_found == build_by_hand(dir.path(), "optimised", &closure, "0"));
+    assert!(as_found == build("optimised"));
 }

@@ -43,6 +43,16 @@ let
     echo "same bytes as a file elsewhere" > $out/share/duplicate-2
   '';
 
+  # Hard links and duplicate files, for the one test that rewrites them.
+  linked = hostShell "linked" ''
+    mkdir -p $out/share
+    echo "one file, two names" > $out/share/linked-a
+    ln $out/share/linked-a $out/share/linked-b
+    echo "same bytes as a file elsewhere" > $out/share/duplicate-1
+    echo "same bytes as a file elsewhere" > $out/share/duplicate-2
+    seq 1 200000 > $out/share/numbers
+  '';
+
   # Two packages that both provide bin/clash, with different contents.
   clashing = map (
     n:
@@ -54,7 +64,7 @@ let
 
 in
 {
-  inherit busybox tree lib;
+  inherit busybox tree linked lib;
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
 

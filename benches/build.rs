@@ -1,0 +1,357 @@
+//! Image build throughput: strata against the classic shell pipeline and the
+//! hardware's limit, measured in the same run on the same generated closure.
+//!
+//!   cargo bench --bench build -- [--paths 300] [--size 1GiB] [--files 50000] [--runs 3]
+//!
+//! Baselines:
+//! - `tar -c … | sha256sum`: GNU tar over the same store paths, hashed.
+//! - raw pass: every file read, hashed with sha256 and written out again,
+//!   spread over all threads; no tar, no layering: what the disk and the CPU
+//!   allow.
+
+mod synthetic;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+#[derive(Parser)]
+struct Args {
+    /// Store paths in the closure
+    #[arg(long, default_value_t = 300)]
+    paths: usize,
+    /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    size: u64,
+    /// Files in the closure
+    #[arg(long, default_value_t = 50_000)]
+    files: usize,
+    /// Seed of the generated closure
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Runs of each command; the median is reported
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Worker threads for strata and the raw pass (0: one per core)
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Where to generate the closure (default: a temporary directory)
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Internal: run the raw pass over the files listed in this file
+    #[arg(long, hide = true)]
+    raw_pass: Option<PathBuf>,
+    /// Internal: only generate the closure into --work-dir
+    #[arg(long, hide = true)]
+    generate: bool,
+    /// Accepted for `cargo bench`, which passes it
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit '{other}'")),
+    };
+    Ok(number * factor)
+}
+
+struct Measurement {
+    wall: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Runs `command` to completion, returning its wall time and peak RSS.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also reports its resource usage"
+)]
+fn measure(command: &mut Command) -> Measurement {
+    let start = Instant::now();
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, which has not been waited for.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{command:?} failed with status {status}"
+    );
+    Measurement {
+        wall,
+        peak_rss_kib: usage.ru_maxrss as u64,
+    }
+}
+
+/// Every regular file under `dir`.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files_under(&entry.path(), out);
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+}
+
+/// The raw pass: read every listed file, hash it, write it out again, on
+/// all threads; each thread has its own hasher and output file.
+fn raw_pass(list: &Path, threads: usize) {
+    let files: Vec<PathBuf> = fs::read_to_string(list)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let out_dir = list.with_extension("raw-out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        files.par_chunks(64).for_each_init(
+            || {
+                let index = rayon::current_thread_index().unwrap_or(0);
+                let out = fs::File::create(out_dir.join(format!("out-{index}"))).unwrap();
+                (
+                    vec![0u8; 1 << 20],
+                    Sha256::new(),
+                    std::io::BufWriter::with_capacity(1 << 20, out),
+                )
+            },
+            |(buffer, hasher, out), chunk| {
+                for file in chunk {
+                    let mut f = fs::File::open(file).unwrap();
+                    loop {
+                        let n = f.read(buffer).unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        hasher.update(&buffer[..n]);
+                        out.write_all(&buffer[..n]).unwrap();
+                    }
+                }
+                out.flush().unwrap();
+            },
+        );
+    });
+}
+
+fn median(mut values: Vec<Measurement>) -> Measurement {
+    values.sort_by_key(|m| m.wall);
+    values.swap_remove(values.len() / 2)
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(list) = &args.raw_pass {
+        raw_pass(list, args.threads);
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_owned());
+    if args.generate {
+        generate(&args, &work);
+        return;
+    }
+    // The closure is generated by a child process: children inherit the
+    // peak RSS of the process that starts them, so this one stays small.
+    let self_exe = std::env::current_exe().unwrap();
+    let generation = measure(
+        Command::new(&self_exe)
+            .args([
+                "--generate",
+                "--paths",
+                &args.paths.to_string(),
+                "--size",
+                &args.size.to_string(),
+            ])
+            .args([
+                "--files",
+                &args.files.to_string(),
+                "--seed",
+                &args.seed.to_string(),
+            ])
+            .arg("--work-dir")
+            .arg(&work),
+    )
+    .wall;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(work.join("summary.json")).unwrap()).unwrap();
+    let total_bytes = summary["bytes"].as_u64().unwrap();
+    let (file_list, path_list) = (work.join("files"), work.join("paths"));
+    let store_dir = work.join("store");
+    let closure_file = work.join("closure.json");
+    let archive = work.join("image.tar");
+    let threads = args.threads.to_string();
+
+    let mut strata = Command::new(env!("CARGO_BIN_EXE_strata"));
+    strata
+        .args([
+            "build",
+            "--name",
+            "bench",
+            "--tag",
+            "bench",
+            "--threads",
+            &threads,
+            "--closure",
+        ])
+        .arg(&closure_file)
+        .arg("-o")
+        .arg(&archive)
+        .env("NIX_STORE", &store_dir)
+        .stderr(std::process::Stdio::null());
+    let mut tar = Command::new("bash");
+    tar.arg("-c").arg(format!(
+        "set -o pipefail; tar -c -f - -C '{}' -T '{}' | sha256sum > /dev/null",
+        store_dir.display(),
+        path_list.display()
+    ));
+    let mut raw = Command::new(&self_exe);
+    raw.args(["--threads", &threads, "--raw-pass"])
+        .arg(&file_list);
+
+    // Every command starts alike: earlier outputs removed and written back
+    // (freeing a large file is costly and would be charged to whoever comes
+    // next), the inputs in the page cache.
+    let raw_out = file_list.with_extension("raw-out");
+    let settle = || {
+        let _ = fs::remove_file(&archive);
+        let _ = fs::remove_dir_all(&raw_out);
+        // SAFETY: sync has no preconditions.
+        unsafe { libc::sync() };
+    };
+    measure(&mut raw);
+    let mut results: Vec<Vec<Measurement>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut archive_bytes = 0;
+    for _ in 0..args.runs.max(1) {
+        for (i, command) in [&mut strata, &mut tar, &mut raw].into_iter().enumerate() {
+            settle();
+            results[i].push(measure(command));
+            if i == 0 {
+                archive_bytes = fs::metadata(&archive).unwrap().len();
+            }
+        }
+    }
+    settle();
+    let [strata, tar, raw]: [Measurement; 3] = results
+        .into_iter()
+        .map(median)
+        .collect::<Vec<_>>()
+        .try_into()
+        .ok()
+        .unwrap();
+
+    let mib = total_bytes as f64 / (1 << 20) as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "closure: {} store paths, {} files, {:.0} MiB (generated in {:.1} s); archive {:.0} MiB; {} threads on {} cores; median of {} runs",
+        summary["paths"],
+        summary["files"],
+        mib,
+        generation.as_secs_f64(),
+        archive_bytes as f64 / (1 << 20) as f64,
+        if args.threads == 0 {
+            cores
+        } else {
+            args.threads
+        },
+        cores,
+        args.runs.max(1)
+    );
+    println!();
+    println!("| command | wall (s) | MiB/s | peak RSS (MiB) | time vs strata |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, m) in [
+        ("strata build (archive file)", &strata),
+        ("tar -c | sha256sum", &tar),
+        ("raw pass: read + sha256 + write, all cores", &raw),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.0} | {:.1} | {:.2}x |",
+            m.wall.as_secs_f64(),
+            mib / m.wall.as_secs_f64(),
+            m.peak_rss_kib as f64 / 1024.0,
+            m.wall.as_secs_f64() / strata.wall.as_secs_f64()
+        );
+    }
+    let speedup = tar.wall.as_secs_f64() / strata.wall.as_secs_f64();
+    let to_limit = strata.wall.as_secs_f64() / raw.wall.as_secs_f64();
+    let rss = strata.peak_rss_kib as f64 / 1024.0;
+    println!();
+    println!(
+        "targets: {:.2}x faster than tar | sha256sum (want >= 3): {}; {:.2}x the raw pass (want <= 1.5): {}; peak RSS {:.1} MiB (want < 100): {}",
+        speedup,
+        if speedup >= 3.0 { "met" } else { "MISSED" },
+        to_limit,
+        if to_limit <= 1.5 { "met" } else { "MISSED" },
+        rss,
+        if rss < 100.0 { "met" } else { "MISSED" }
+    );
+}
+
+/// Generates the closure into `work`, with the lists the baselines need.
+fn generate(args: &Args, work: &Path) {
+    let shape = synthetic::Shape {
+        paths: args.paths,
+        bytes: args.size,
+        files: args.files,
+        seed: args.seed,
+    };
+    let store = synthetic::generate(work, &shape).expect("cannot generate the closure");
+    let mut files = Vec::new();
+    files_under(&store.store_dir, &mut files);
+    let lines = |items: Vec<String>| items.into_iter().map(|l| l + "\n").collect::<String>();
+    fs::write(
+        work.join("files"),
+        lines(files.iter().map(|f| f.display().to_string()).collect()),
+    )
+    .unwrap();
+    let names = store
+        .paths
+        .iter()
+        .map(|p| {
+            Path::new(&p.path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    fs::write(work.join("paths"), lines(names)).unwrap();
+    let summary = serde_json::json!({
+        "paths": store.paths.len(),
+        "files": files.len(),
+        "bytes": store.total_bytes,
+    });
+    fs::write(work.join("summary.json"), summary.to_string()).unwrap();
+}
