@@ -162,9 +162,21 @@ fn raw_pass(list: &Path, threads: usize) {
     });
 }
 
-fn median(mut values: Vec<Measurement>) -> Measurement {
+/// The median run, with the fastest and slowest wall times.
+struct Summary {
+    median: Measurement,
+    fastest: Duration,
+    slowest: Duration,
+}
+
+fn summarize(mut values: Vec<Measurement>) -> Summary {
     values.sort_by_key(|m| m.wall);
-    values.swap_remove(values.len() / 2)
+    let (fastest, slowest) = (values[0].wall, values[values.len() - 1].wall);
+    Summary {
+        median: values.swap_remove(values.len() / 2),
+        fastest,
+        slowest,
+    }
 }
 
 fn main() {
@@ -263,9 +275,9 @@ fn main() {
         }
     }
     settle();
-    let [strata, tar, raw]: [Measurement; 3] = results
+    let [strata, tar, raw]: [Summary; 3] = results
         .into_iter()
-        .map(median)
+        .map(summarize)
         .collect::<Vec<_>>()
         .try_into()
         .ok()
@@ -289,33 +301,46 @@ fn main() {
         args.runs.max(1)
     );
     println!();
-    println!("| command | wall (s) | MiB/s | peak RSS (MiB) | time vs strata |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, m) in [
+    println!(
+        "| command | wall (s), median | fastest–slowest (s) | MiB/s | peak RSS (MiB) | time vs strata |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, s) in [
         ("strata build (archive file)", &strata),
-        ("tar -c | sha256sum", &tar),
+        ("tar -c \\| sha256sum", &tar),
         ("raw pass: read + sha256 + write, all cores", &raw),
     ] {
+        let wall = s.median.wall.as_secs_f64();
         println!(
-            "| {name} | {:.2} | {:.0} | {:.1} | {:.2}x |",
-            m.wall.as_secs_f64(),
-            mib / m.wall.as_secs_f64(),
-            m.peak_rss_kib as f64 / 1024.0,
-            m.wall.as_secs_f64() / strata.wall.as_secs_f64()
+            "| {name} | {wall:.2} | {:.2}–{:.2} | {:.0} | {:.1} | {:.2}x |",
+            s.fastest.as_secs_f64(),
+            s.slowest.as_secs_f64(),
+            mib / wall,
+            s.median.peak_rss_kib as f64 / 1024.0,
+            wall / strata.median.wall.as_secs_f64()
         );
     }
-    let speedup = tar.wall.as_secs_f64() / strata.wall.as_secs_f64();
-    let to_limit = strata.wall.as_secs_f64() / raw.wall.as_secs_f64();
-    let rss = strata.peak_rss_kib as f64 / 1024.0;
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
     println!();
+    for (which, pick) in [
+        (
+            "median",
+            (|s: &Summary| s.median.wall) as fn(&Summary) -> Duration,
+        ),
+        ("fastest", |s: &Summary| s.fastest),
+    ] {
+        let speedup = pick(&tar).as_secs_f64() / pick(&strata).as_secs_f64();
+        let to_limit = pick(&strata).as_secs_f64() / pick(&raw).as_secs_f64();
+        println!(
+            "{which} runs: {speedup:.2}x faster than tar | sha256sum (want >= 3): {}; {to_limit:.2}x the raw pass (want <= 1.5): {}",
+            verdict(speedup >= 3.0),
+            verdict(to_limit <= 1.5),
+        );
+    }
+    let rss = strata.median.peak_rss_kib as f64 / 1024.0;
     println!(
-        "targets: {:.2}x faster than tar | sha256sum (want >= 3): {}; {:.2}x the raw pass (want <= 1.5): {}; peak RSS {:.1} MiB (want < 100): {}",
-        speedup,
-        if speedup >= 3.0 { "met" } else { "MISSED" },
-        to_limit,
-        if to_limit <= 1.5 { "met" } else { "MISSED" },
-        rss,
-        if rss < 100.0 { "met" } else { "MISSED" }
+        "peak RSS {rss:.1} MiB (want < 100): {}",
+        verdict(rss < 100.0)
     );
 }
 
