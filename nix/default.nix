@@ -2,8 +2,8 @@
 # builder is the strata binary itself.
 #
 #   strata: a derivation or store path with bin/strata
-#   pkgs:   nixpkgs, for helpers that need packages; the image functions
-#           themselves need nothing but strata
+#   pkgs:   nixpkgs, for helpers that need packages (the image functions
+#           here need nothing but strata, and do not use it)
 #   system: the system the images are built on, and for
 {
   strata,
@@ -20,5 +20,4 @@ in
   buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
   buildImage = import ./build-image.nix { inherit imageFunction; };
-  inherit pkgs;
 }

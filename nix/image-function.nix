@@ -57,8 +57,9 @@ let
     // {
       name = derivationName (baseNameOf name);
       inherit step;
-      interpreter = strataBin;
     }
+    # A stream script's interpreter is strata.
+    // (if step == "stream-script" then { interpreter = strataBin; } else { })
   );
   allPassthru = passthru // {
     inherit (spec) imageName imageTag;

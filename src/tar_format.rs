@@ -290,6 +290,31 @@ mod tests {
     }
 
     #[test]
+    fn sizes_over_8_gib_go_into_a_pax_header() {
+        let size = 9 << 30;
+        let mut out = Vec::new();
+        let kind = EntryKind::File {
+            size,
+            executable: false,
+        };
+        write_header(&mut out, &EntryAttrs::default(), b"big", &kind).unwrap();
+        assert_eq!(out.len(), 3 * BLOCK, "PAX header, its records, the entry");
+        let records = String::from_utf8_lossy(&out[BLOCK..2 * BLOCK]);
+        assert!(
+            records.starts_with(&format!("19 size={size}\n")),
+            "{records}"
+        );
+        let mut archive = tar::Archive::new(&out[..]);
+        let entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.header().size().unwrap(), size);
+        assert_eq!(
+            entry.size(),
+            size,
+            "readers take the size from the PAX record"
+        );
+    }
+
+    #[test]
     fn short_source_is_an_error() {
         let mut out = Vec::new();
         let err = copy_exactly(&mut out, &mut &b"abc"[..], 10, &mut [0; 4]).unwrap_err();

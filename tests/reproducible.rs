@@ -98,6 +98,19 @@ fn closure_order_format_and_thread_count_do_not_matter() {
         })
         .collect();
     let json = write("reversed.json", serde_json::to_string(&json).unwrap());
+    // The legacy exportReferencesGraph text: path, empty deriver, count, references.
+    let legacy: String = reversed_records
+        .iter()
+        .map(|r| {
+            format!(
+                "{}\n\n{}\n{}",
+                r[0],
+                r[4],
+                r[5..].iter().map(|l| format!("{l}\n")).collect::<String>()
+            )
+        })
+        .collect();
+    let legacy = write("reversed.legacy", legacy);
 
     let build = |name: &str, closure: &Path, threads: &str| {
         build_by_hand(dir.path(), name, &contents, closure, threads)
@@ -105,6 +118,7 @@ fn closure_order_format_and_thread_count_do_not_matter() {
     let reference = build("forward", &forward, "0");
     assert!(reference == build("reversed", &reversed, "0"));
     assert!(reference == build("json", &json, "0"));
+    assert!(reference == build("legacy", &legacy, "0"));
     assert!(reference == build("one-thread", &forward, "1"));
     assert!(reference == build("three-threads", &forward, "3"));
 }
