@@ -240,8 +240,8 @@ fn write_root_tree<W: Write>(
 mod tests {
     use super::*;
     use crate::rootfs::RootEntry;
+    use crate::test_support::tar_entries;
     use std::collections::BTreeMap;
-    use std::io::Read;
 
     #[test]
     fn prefix_dirs() {
@@ -249,27 +249,7 @@ mod tests {
         assert_eq!(store_prefix_dirs("/a/b/c/"), ["a/", "a/b/", "a/b/c/"]);
     }
 
-    /// (name, entry type, mode, link target, data) of each entry.
-    type Entry = (String, tar::EntryType, u32, Option<String>, Vec<u8>);
-
-    fn entries(archive: &[u8]) -> Vec<Entry> {
-        tar::Archive::new(archive)
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let mut e = e.unwrap();
-                let name = String::from_utf8(e.path_bytes().to_vec()).unwrap();
-                let link = e
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8(l.to_vec()).unwrap());
-                let (kind, mode) = (e.header().entry_type(), e.header().mode().unwrap());
-                let mut data = Vec::new();
-                e.read_to_end(&mut data).unwrap();
-                (name, kind, mode, link, data)
-            })
-            .collect()
-    }
-
+    /// The layer's bytes, checked against the size its metadata predicts.
     fn layer_of(plan: &LayerPlan, store_dir: &str) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         write_layer(
@@ -309,10 +289,10 @@ mod tests {
             paths: vec![path.clone()],
             nar_size: None,
         };
-        let got = entries(&layer_of(&plan, &store_dir).unwrap());
+        let got = tar_entries(&layer_of(&plan, &store_dir).unwrap());
         let root = path.as_str().trim_start_matches('/');
         let prefix: Vec<String> = store_prefix_dirs(&store_dir);
-        let names: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+        let names: Vec<&str> = got.iter().map(|e| e.name.as_str()).collect();
         let mut expected: Vec<String> = prefix.clone();
         for rest in [
             "/",
@@ -330,17 +310,17 @@ mod tests {
             names, expected,
             "parents first, siblings by name bytes: a/b before a-b"
         );
-        let by_name = |suffix: &str| got.iter().find(|e| e.0.ends_with(suffix)).unwrap();
+        let by_name = |suffix: &str| got.iter().find(|e| e.name.ends_with(suffix)).unwrap();
         assert_eq!(
-            by_name("/a/hard").1,
+            by_name("/a/hard").kind,
             tar::EntryType::Regular,
             "hard links become files"
         );
-        assert_eq!(by_name("/a/hard").4, b"one");
-        assert_eq!(by_name("/a/hard").2, 0o444);
-        assert_eq!(by_name("/a-b/exe").2, 0o555);
-        assert_eq!(by_name("/a/").2, 0o555);
-        assert_eq!(by_name("/a/link").3.as_deref(), Some("b/file"));
+        assert_eq!(by_name("/a/hard").data, b"one");
+        assert_eq!(by_name("/a/hard").mode, 0o444);
+        assert_eq!(by_name("/a-b/exe").mode, 0o555);
+        assert_eq!(by_name("/a/").mode, 0o555);
+        assert_eq!(by_name("/a/link").link.as_deref(), Some("b/file"));
     }
 
     #[test]
@@ -367,7 +347,7 @@ mod tests {
         let root = layer_of(&LayerPlan::Root { tree }, &store_dir).unwrap();
         let prefix_len = store_prefix_dirs(&store_dir).len() * tar_format::BLOCK;
         assert_eq!(store[..prefix_len], root[..prefix_len]);
-        let names: Vec<String> = entries(&root).into_iter().map(|e| e.0).collect();
+        let names: Vec<String> = tar_entries(&root).into_iter().map(|e| e.name).collect();
         assert_eq!(names[names.len() - 3..], ["bin", "etc/", "etc/x"]);
     }
 

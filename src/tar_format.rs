@@ -210,28 +210,7 @@ fn header_bytes(path: &[u8], kind: &EntryKind) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Path, mode, mtime, link target and data of each entry.
-    type Entry = (String, u32, u64, Option<String>, Vec<u8>);
-
-    fn entries(archive: &[u8]) -> Vec<Entry> {
-        let mut a = tar::Archive::new(archive);
-        a.entries()
-            .unwrap()
-            .map(|e| {
-                let mut e = e.unwrap();
-                let path = String::from_utf8(e.path_bytes().to_vec()).unwrap();
-                let link = e
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8(l.to_vec()).unwrap());
-                let h = e.header();
-                let (mode, mtime) = (h.mode().unwrap(), h.mtime().unwrap());
-                let mut data = Vec::new();
-                e.read_to_end(&mut data).unwrap();
-                (path, mode, mtime, link, data)
-            })
-            .collect()
-    }
+    use crate::test_support::tar_entries;
 
     #[test]
     fn pax_record_length_counts_itself() {
@@ -271,16 +250,16 @@ mod tests {
         write_header(&mut out, &attrs, b"a/./b//", &link).unwrap();
         write_end(&mut out).unwrap();
         assert_eq!(out.len() % BLOCK, 0);
-        let got = entries(&out);
+        let got = tar_entries(&out);
         assert_eq!(got.len(), 3);
-        assert_eq!(got[0].0, long_dir);
-        assert_eq!(got[0].1, 0o555);
-        assert_eq!(got[1].0, long_name);
-        assert_eq!(got[1].4, data);
-        assert_eq!(got[1].2, 7);
-        assert_eq!(got[2].0, "a/./b//", "names are written as given");
-        assert_eq!(got[2].3.as_deref(), Some(target.as_str()));
-        assert_eq!(got[2].1, 0o777);
+        assert_eq!(got[0].name, long_dir);
+        assert_eq!(got[0].mode, 0o555);
+        assert_eq!(got[1].name, long_name);
+        assert_eq!(got[1].data, data);
+        assert_eq!(got[1].mtime, 7);
+        assert_eq!(got[2].name, "a/./b//", "names are written as given");
+        assert_eq!(got[2].link.as_deref(), Some(target.as_str()));
+        assert_eq!(got[2].mode, 0o777);
     }
 
     #[test]

@@ -31,3 +31,45 @@ pub fn graph(edges: &[(&str, &[&str])]) -> ClosureGraph {
         .collect();
     ClosureGraph::from_records(records, "/nix/store").unwrap()
 }
+
+/// One entry of a tar, as a reader sees it.
+pub struct TarEntry {
+    pub name: String,
+    pub kind: tar::EntryType,
+    pub mode: u32,
+    pub mtime: u64,
+    pub link: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Every entry of `archive`, read with the tar crate.
+pub fn tar_entries(archive: &[u8]) -> Vec<TarEntry> {
+    use std::io::Read;
+    tar::Archive::new(archive)
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let header = entry.header();
+            let (kind, mode, mtime) = (
+                header.entry_type(),
+                header.mode().unwrap(),
+                header.mtime().unwrap(),
+            );
+            let name = String::from_utf8(entry.path_bytes().to_vec()).unwrap();
+            let link = entry
+                .link_name_bytes()
+                .map(|l| String::from_utf8(l.to_vec()).unwrap());
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            TarEntry {
+                name,
+                kind,
+                mode,
+                mtime,
+                link,
+                data,
+            }
+        })
+        .collect()
+}

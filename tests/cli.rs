@@ -58,7 +58,7 @@ fn builds_from_store_paths_asking_nix_store_for_the_closure() {
         .arg(&archive));
     let manifest = archive_manifest(&archive);
     assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["by-hand:v1"]));
-    assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 3);
+    assert_eq!(layer_count(&archive), 3);
     let config = skopeo_config(&archive);
     assert_eq!(config["config"]["Env"], serde_json::json!(["MODE=hand"]));
 

@@ -8,16 +8,8 @@ use std::process::Command;
 use common::*;
 
 fn flake_build(attribute: &str) -> std::process::Output {
-    require("nix-build");
     output_of(
-        Command::new("nix-build")
-            .current_dir(repo())
-            .arg("tests/nix/flake-outputs.nix")
-            .arg("--arg")
-            .arg("strata")
-            .arg(format!("builtins.storePath \"{}\"", strata_in_store()))
-            .args(["-A", attribute, "--no-out-link"])
-            .args(["--option", "substituters", ""]),
+        nix_command("nix-build", "tests/nix/flake-outputs.nix", attribute).arg("--no-out-link"),
     )
 }
 

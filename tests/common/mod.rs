@@ -67,18 +67,26 @@ pub fn strata_binary() -> &'static str {
     env!("CARGO_BIN_EXE_strata")
 }
 
-/// `nix-build` of an attribute of the fixtures, with offline options.
-pub fn nix_build_command(attribute: &str) -> Command {
-    require("nix-build");
-    let mut command = Command::new("nix-build");
+/// `program` (nix-build, nix-instantiate) on attribute `attribute` of the
+/// Nix file `file` (which takes the strata under test), offline.
+pub fn nix_command(program: &str, file: &str, attribute: &str) -> Command {
+    require(program);
+    let mut command = Command::new(program);
     command
         .current_dir(repo())
-        .arg("tests/nix/fixtures.nix")
+        .arg(file)
         .arg("--arg")
         .arg("strata")
         .arg(format!("builtins.storePath \"{}\"", strata_in_store()))
-        .args(["-A", attribute, "--no-out-link"])
+        .args(["-A", attribute])
         .args(["--option", "substituters", ""]);
+    command
+}
+
+/// `nix-build` of an attribute of the fixtures.
+pub fn nix_build_command(attribute: &str) -> Command {
+    let mut command = nix_command("nix-build", "tests/nix/fixtures.nix", attribute);
+    command.arg("--no-out-link");
     command
 }
 
@@ -362,14 +370,20 @@ pub fn archive_manifest(archive: &Path) -> serde_json::Value {
 
 /// The out path a derivation would have, whether or not it was built.
 pub fn out_path_of(attribute: &str) -> String {
-    let drv = run(Command::new("nix-instantiate")
-        .current_dir(repo())
-        .arg("tests/nix/fixtures.nix")
-        .arg("--arg")
-        .arg("strata")
-        .arg(format!("builtins.storePath \"{}\"", strata_in_store()))
-        .args(["-A", attribute]));
+    let drv = run(&mut nix_command(
+        "nix-instantiate",
+        "tests/nix/fixtures.nix",
+        attribute,
+    ));
     run(Command::new("nix-store").args(["--query", "--outputs", drv.trim()]))
         .trim()
         .to_owned()
+}
+
+/// How many layers the archive's Docker manifest lists.
+pub fn layer_count(archive: &Path) -> usize {
+    archive_manifest(archive)[0]["Layers"]
+        .as_array()
+        .expect("the manifest lists layers")
+        .len()
 }
