@@ -118,6 +118,17 @@ impl ClosureGraph {
         (0..self.nodes.len()).filter(|&i| !referenced[i]).collect()
     }
 
+    /// For each node, the nodes that refer to it, ascending.
+    pub fn referrers(&self) -> Vec<Vec<NodeId>> {
+        let mut referrers = vec![Vec::new(); self.nodes.len()];
+        for (id, node) in self.nodes.iter().enumerate() {
+            for &r in &node.references {
+                referrers[r].push(id);
+            }
+        }
+        referrers
+    }
+
     /// Whether every node has a NAR size.
     pub fn has_sizes(&self) -> bool {
         self.nodes.iter().all(|n| n.nar_size.is_some())

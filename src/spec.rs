@@ -17,8 +17,11 @@ use crate::reference;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LayeringStrategy {
-    /// nixpkgs `referencesByPopularity`: one layer per popular path.
+    /// Size-aware grouping: the largest paths get layers of their own, with
+    /// the dependencies only they need.
     #[default]
+    Auto,
+    /// nixpkgs `referencesByPopularity`: one layer per popular path.
     Popularity,
     /// Every store path in one layer (as `buildImage`).
     Single,

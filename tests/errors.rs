@@ -128,7 +128,7 @@ fn contents_that_collide() {
 fn closure_file(dir: &Path, paths: &[&str]) -> std::path::PathBuf {
     let records: Vec<_> = paths
         .iter()
-        .map(|p| serde_json::json!({ "path": p, "references": [] }))
+        .map(|p| serde_json::json!({ "path": p, "narSize": 1000, "references": [] }))
         .collect();
     let file = dir.join("closure.json");
     fs::write(&file, serde_json::to_string(&records).unwrap()).unwrap();

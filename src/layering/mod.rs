@@ -1,5 +1,6 @@
 //! Splitting a closure's store paths into layers.
 
+pub mod auto;
 pub mod popularity;
 
 use std::collections::BTreeSet;
@@ -32,6 +33,7 @@ pub fn store_layers(
                 .collect();
             split_by_budget(order, budget)
         }
+        LayeringStrategy::Auto => auto::layers(graph, excluded, budget)?,
         LayeringStrategy::Single => {
             vec![
                 (0..graph.len())
@@ -91,7 +93,11 @@ mod tests {
             .find(|&i| g.node(i).path.name() == "helper")
             .unwrap();
         let excluded = BTreeSet::from([helper]);
-        for strategy in [LayeringStrategy::Popularity, LayeringStrategy::Single] {
+        for strategy in [
+            LayeringStrategy::Auto,
+            LayeringStrategy::Popularity,
+            LayeringStrategy::Single,
+        ] {
             for budget in 1..5 {
                 let layers = store_layers(&g, strategy, &excluded, budget).unwrap();
                 assert!(layers.len() <= budget);
@@ -108,5 +114,92 @@ mod tests {
             "libc",
             "most popular first"
         );
+    }
+
+    mod properties {
+        use super::*;
+        use crate::closure::PathRecord;
+        use crate::test_support::store_path;
+        use proptest::prelude::*;
+
+        /// A random closure: node i refers to each node after it with
+        /// probability 0.15 (so there is no cycle), with random NAR sizes.
+        fn closures() -> impl Strategy<Value = Vec<PathRecord>> {
+            (1usize..40).prop_flat_map(|n| {
+                (
+                    proptest::collection::vec(
+                        proptest::collection::vec(proptest::bool::weighted(0.15), n),
+                        n,
+                    ),
+                    proptest::collection::vec(0u64..1_000_000, n),
+                )
+                    .prop_map(move |(edges, sizes)| {
+                        (0..n)
+                            .map(|i| PathRecord {
+                                path: store_path(&format!("p{i}")),
+                                nar_size: Some(sizes[i]),
+                                references: (i + 1..n)
+                                    .filter(|&j| edges[i][j])
+                                    .map(|j| store_path(&format!("p{j}")))
+                                    .collect(),
+                            })
+                            .collect()
+                    })
+            })
+        }
+
+        fn layered_names(
+            records: Vec<PathRecord>,
+            strategy: LayeringStrategy,
+            excluded_names: &BTreeSet<String>,
+            budget: usize,
+        ) -> Vec<Vec<String>> {
+            let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
+            let excluded = (0..g.len())
+                .filter(|&i| excluded_names.contains(g.node(i).path.name()))
+                .collect();
+            store_layers(&g, strategy, &excluded, budget)
+                .unwrap()
+                .into_iter()
+                .map(|l| {
+                    l.into_iter()
+                        .map(|i| g.node(i).path.name().to_owned())
+                        .collect()
+                })
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn every_path_in_exactly_one_layer_within_budget_whatever_the_order(
+                records in closures(),
+                budget in 1usize..12,
+                exclude_every in 2usize..6,
+                rotate in 0usize..40,
+            ) {
+                let excluded: BTreeSet<String> = (0..records.len())
+                    .filter(|i| i % exclude_every == 0)
+                    .map(|i| format!("p{i}"))
+                    .collect();
+                let mut shuffled = records.clone();
+                shuffled.reverse();
+                let shift = rotate % shuffled.len();
+                shuffled.rotate_left(shift);
+                for strategy in [LayeringStrategy::Auto, LayeringStrategy::Popularity, LayeringStrategy::Single] {
+                    let layers = layered_names(records.clone(), strategy, &excluded, budget);
+                    prop_assert!(layers.len() <= budget);
+                    prop_assert!(layers.iter().all(|l| !l.is_empty()));
+                    let mut all: Vec<String> = layers.concat();
+                    all.sort();
+                    let mut expected: Vec<String> = (0..records.len())
+                        .map(|i| format!("p{i}"))
+                        .filter(|n| !excluded.contains(n))
+                        .collect();
+                    expected.sort();
+                    prop_assert_eq!(all, expected);
+                    prop_assert_eq!(&layers, &layered_names(shuffled.clone(), strategy, &excluded, budget));
+                }
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ use crate::closure::{ClosureGraph, NodeId};
 /// Every node of `graph`, most popular first.
 pub fn order(graph: &ClosureGraph) -> Result<Vec<NodeId>> {
     let topo = topological_order(graph)?;
-    let parents = parents_of(graph);
+    let parents = graph.referrers();
     let ancestors = ancestor_sets(graph.len(), &topo, &parents);
     let mut ids: Vec<NodeId> = (0..graph.len()).collect();
     let names: Vec<String> = graph
@@ -101,16 +101,6 @@ fn popularity<C: Count>(
                 .try_fold(paths_to[x].clone(), |sum, a| sum.checked_add(&paths_to[a]))
         })
         .collect()
-}
-
-fn parents_of(graph: &ClosureGraph) -> Vec<Vec<NodeId>> {
-    let mut parents = vec![Vec::new(); graph.len()];
-    for (id, node) in graph.nodes().iter().enumerate() {
-        for &r in &node.references {
-            parents[r].push(id);
-        }
-    }
-    parents
 }
 
 /// Referrers before the paths they refer to (Kahn's algorithm, smallest id
@@ -238,7 +228,7 @@ mod tests {
             ("tux", &[]),
         ]);
         let topo = topological_order(&g).unwrap();
-        let parents = parents_of(&g);
+        let parents = g.referrers();
         let ancestors = ancestor_sets(g.len(), &topo, &parents);
         let pop = popularity::<u128>(&topo, &parents, &ancestors).unwrap();
         let by_name: Vec<(String, u128)> = (0..g.len())

@@ -1,0 +1,237 @@
+//! Size-aware layering (nixpkgs' `auto`), with explicit tie-breaks.
+//!
+//! Store paths are taken largest first as *primaries*. Every path belongs to
+//! the group of primaries that claim it: a new primary claims itself and each
+//! of its dependencies that no deeper primary (one it depends on) claims, and
+//! takes the place of the primaries that depend on it. Each distinct group is
+//! a layer. Primaries are added until one more would make more groups than
+//! the budget allows. Layers are ordered by the total NAR size of their
+//! closure, so a layer comes after the layers it depends on.
+//!
+//! Ties, which nixpkgs leaves to set order: equal sizes go by name, then by
+//! hash; equal closure sizes by the layers' first paths.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use anyhow::{Result, bail};
+
+use crate::closure::{ClosureGraph, NodeId};
+
+/// The primaries that claim a path, ascending.
+type Group = Vec<NodeId>;
+
+pub fn layers(
+    graph: &ClosureGraph,
+    excluded: &BTreeSet<NodeId>,
+    budget: usize,
+) -> Result<Vec<Vec<NodeId>>> {
+    let sizes = nar_sizes(graph)?;
+    let referrers = graph.referrers();
+    let mut candidates: Vec<NodeId> = (0..graph.len()).filter(|i| !excluded.contains(i)).collect();
+    candidates.sort_by(|&a, &b| {
+        let (na, nb) = (&graph.node(a).path, &graph.node(b).path);
+        sizes[b]
+            .cmp(&sizes[a])
+            .then_with(|| na.name().cmp(nb.name()))
+            .then_with(|| na.hash_part().cmp(nb.hash_part()))
+    });
+
+    let mut groups: Vec<Group> = vec![Vec::new(); graph.len()];
+    let mut in_deps = vec![false; graph.len()];
+    let mut in_users = vec![false; graph.len()];
+    for primary in candidates {
+        let deps = reachable(primary, |n| &graph.node(n).references);
+        let users = reachable(primary, |n| &referrers[n]);
+        deps.iter().for_each(|&d| in_deps[d] = true);
+        users.iter().for_each(|&u| in_users[u] = true);
+        let mut changes: Vec<(NodeId, Group)> = vec![(primary, vec![primary])];
+        for &dep in &deps {
+            let mut group: Group = groups[dep]
+                .iter()
+                .copied()
+                .filter(|&p| !in_users[p])
+                .collect();
+            if !group.iter().any(|&p| in_deps[p]) {
+                let at = group.partition_point(|&p| p < primary);
+                group.insert(at, primary);
+            }
+            changes.push((dep, group));
+        }
+        deps.iter().for_each(|&d| in_deps[d] = false);
+        users.iter().for_each(|&u| in_users[u] = false);
+
+        let changed: BTreeMap<NodeId, &Group> = changes.iter().map(|(n, g)| (*n, g)).collect();
+        let count = (0..graph.len())
+            .filter(|n| !excluded.contains(n))
+            .map(|n| changed.get(&n).copied().unwrap_or(&groups[n]))
+            .collect::<HashSet<&Group>>()
+            .len();
+        if count > budget {
+            break;
+        }
+        for (node, group) in changes {
+            groups[node] = group;
+        }
+    }
+
+    let mut by_group: BTreeMap<&Group, Vec<NodeId>> = BTreeMap::new();
+    for node in (0..graph.len()).filter(|n| !excluded.contains(n)) {
+        by_group.entry(&groups[node]).or_default().push(node);
+    }
+    let mut layers: Vec<(u64, Vec<NodeId>)> = by_group
+        .into_values()
+        .map(|paths| (closure_size(graph, &paths, &sizes), paths))
+        .collect();
+    layers.sort();
+    Ok(layers.into_iter().map(|(_, paths)| paths).collect())
+}
+
+fn nar_sizes(graph: &ClosureGraph) -> Result<Vec<u64>> {
+    graph
+        .nodes()
+        .iter()
+        .map(|n| n.nar_size)
+        .collect::<Option<Vec<u64>>>()
+        .map_or_else(
+            || {
+                bail!(
+                    "auto layering needs the NAR size of every path, and the closure has none (the legacy exportReferencesGraph format lacks them); give a closure with sizes or use layering = \"popularity\""
+                )
+            },
+            Ok,
+        )
+}
+
+/// The nodes reachable from `start` along `next`, without `start`.
+fn reachable<'a>(start: NodeId, next: impl Fn(NodeId) -> &'a Vec<NodeId>) -> Vec<NodeId> {
+    let mut seen = BTreeSet::from([start]);
+    let mut stack = vec![start];
+    while let Some(node) = stack.pop() {
+        for &n in next(node) {
+            if seen.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+    seen.remove(&start);
+    seen.into_iter().collect()
+}
+
+/// The NAR size of the closure of `paths`.
+fn closure_size(graph: &ClosureGraph, paths: &[NodeId], sizes: &[u64]) -> u64 {
+    let mut seen: BTreeSet<NodeId> = paths.iter().copied().collect();
+    let mut stack: Vec<NodeId> = paths.to_vec();
+    while let Some(node) = stack.pop() {
+        for &r in &graph.node(node).references {
+            if seen.insert(r) {
+                stack.push(r);
+            }
+        }
+    }
+    seen.iter().map(|&n| sizes[n]).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::closure::PathRecord;
+    use crate::test_support::store_path;
+
+    /// A graph from `(name, size, references)`.
+    fn sized_graph(nodes: &[(&str, u64, &[&str])]) -> ClosureGraph {
+        let records = nodes
+            .iter()
+            .map(|(name, size, refs)| PathRecord {
+                path: store_path(name),
+                nar_size: Some(*size),
+                references: refs.iter().map(|r| store_path(r)).collect(),
+            })
+            .collect();
+        ClosureGraph::from_records(records, "/nix/store").unwrap()
+    }
+
+    /// Each layer's path names, sorted.
+    fn named(graph: &ClosureGraph, layers: &[Vec<NodeId>]) -> Vec<Vec<String>> {
+        layers
+            .iter()
+            .map(|l| {
+                let mut names: Vec<String> = l
+                    .iter()
+                    .map(|&n| graph.node(n).path.name().to_owned())
+                    .collect();
+                names.sort();
+                names
+            })
+            .collect()
+    }
+
+    /// app -> (python -> libc), (app-lib -> libc); tool -> (python).
+    fn example() -> ClosureGraph {
+        sized_graph(&[
+            ("env", 1, &["app", "tool"]),
+            ("app", 50, &["python", "app-lib"]),
+            ("tool", 5, &["python"]),
+            ("python", 100, &["libc"]),
+            ("app-lib", 20, &["libc"]),
+            ("libc", 30, &[]),
+        ])
+    }
+
+    #[test]
+    fn largest_paths_become_layers_with_what_only_they_need() {
+        let g = example();
+        let got = named(&g, &layers(&g, &BTreeSet::new(), 10).unwrap());
+        // With room for every path, each becomes a primary of its own:
+        // python first (it claims libc), then app (it claims app-lib), then
+        // libc, which leaves python's group for its own.
+        assert!(got.contains(&vec!["python".to_owned()]), "{got:?}");
+        assert!(got.contains(&vec!["libc".to_owned()]), "{got:?}");
+        assert!(got.contains(&vec!["app".to_owned()]), "{got:?}");
+        assert!(got.contains(&vec!["app-lib".to_owned()]), "{got:?}");
+        assert_eq!(
+            got.first().unwrap(),
+            &vec!["libc".to_owned()],
+            "smallest closure first"
+        );
+        assert_eq!(got.concat().len(), g.len());
+    }
+
+    #[test]
+    fn a_small_budget_keeps_the_largest_paths_apart() {
+        let g = example();
+        let got = named(&g, &layers(&g, &BTreeSet::new(), 2).unwrap());
+        // Python (the largest path) and libc, which it needs, in one layer;
+        // everything else in the other.
+        assert_eq!(got.len(), 2);
+        assert!(
+            got.contains(&vec!["libc".to_owned(), "python".to_owned()]),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn budget_one_is_a_single_layer() {
+        let g = example();
+        assert_eq!(layers(&g, &BTreeSet::new(), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn equal_sizes_go_by_name() {
+        let g = sized_graph(&[("b", 10, &[]), ("a", 10, &[]), ("c", 10, &[])]);
+        let got = named(&g, &layers(&g, &BTreeSet::new(), 2).unwrap());
+        // `a` is the first primary; `b` and `c` stay in the unclaimed group.
+        assert!(got.contains(&vec!["a".to_owned()]), "{got:?}");
+    }
+
+    #[test]
+    fn closures_without_sizes_are_refused() {
+        let records = vec![PathRecord {
+            path: store_path("x"),
+            nar_size: None,
+            references: vec![],
+        }];
+        let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
+        let err = format!("{:#}", layers(&g, &BTreeSet::new(), 5).unwrap_err());
+        assert!(err.contains("popularity"), "{err}");
+    }
+}
