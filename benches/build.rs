@@ -9,6 +9,7 @@
 //!   spread over all threads; no tar, no layering: what the disk and the CPU
 //!   allow.
 
+mod rng;
 mod synthetic;
 
 use std::fs;

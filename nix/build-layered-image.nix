@@ -5,5 +5,5 @@
 imageFunction {
   step = "archive";
   derivationName = name: "${name}.tar";
-  defaultLayering = "auto";
+  defaultLayering = "stable";
 }

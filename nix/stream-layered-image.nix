@@ -6,5 +6,5 @@
 imageFunction {
   step = "stream-script";
   derivationName = name: "stream-${name}";
-  defaultLayering = "auto";
+  defaultLayering = "stable";
 }

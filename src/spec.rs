@@ -17,9 +17,12 @@ use crate::reference;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LayeringStrategy {
-    /// Size-aware grouping: the largest paths get layers of their own, with
-    /// the dependencies only they need.
+    /// Auto, refined so that a change re-sends little: top-level packages
+    /// apart, and the largest paths apart from what they claim.
     #[default]
+    Stable,
+    /// Size-aware grouping (nixpkgs' `auto`): the largest paths get layers of
+    /// their own, with the dependencies only they need.
     Auto,
     /// nixpkgs `referencesByPopularity`: one layer per popular path.
     Popularity,

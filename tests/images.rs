@@ -87,17 +87,21 @@ fn web_example_serves_its_page() {
 }
 
 #[test]
-fn many_paths_example_fills_its_layer_budget() {
+fn many_paths_example_keeps_to_its_layer_budget() {
     let archive = check_image("many-paths", &["busybox"]);
-    let layers = layer_count(Path::new(&archive));
-    assert_eq!(
-        layers, 40,
-        "maxLayers = 40, and there are more paths than that"
-    );
     let spec_file = nix_build("images.many-paths.drvAttrs.specFile");
-    let expected = expected_store_paths(&spec_file).len();
+    let paths = expected_store_paths(&spec_file).len();
+    let layers = layer_count(Path::new(&archive));
+    assert!(
+        paths > 40,
+        "the example has more store paths ({paths}) than layers"
+    );
+    assert!(
+        layers <= 40,
+        "maxLayers = 40, but the image has {layers} layers"
+    );
     let out = podman_run("many-paths:latest", &[], &[]);
-    assert_eq!(out, format!("{expected}\n119\n"));
+    assert_eq!(out, format!("{paths}\n119\n"));
 }
 
 #[test]

@@ -17,17 +17,105 @@ use anyhow::{Result, bail};
 
 use crate::closure::{ClosureGraph, NodeId};
 
-/// The primaries that claim a path, ascending.
+/// The primaries that claim a path, ascending; or, with
+/// [`Options::primaries_alone`], a primary's own group `[OWN, primary]`; or,
+/// with [`Options::top_level_apart`], a top-level path's `[TOP, bucket]`.
 type Group = Vec<NodeId>;
+
+const OWN: NodeId = NodeId::MAX;
+const TOP: NodeId = NodeId::MAX - 1;
+const UNCLAIMED: NodeId = NodeId::MAX - 2;
+
+/// Refinements of the grouping, for the `stable` strategy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// A primary gets a layer of its own, apart from the dependencies it
+    /// claims: when it changes, they need not be sent again.
+    pub primaries_alone: bool,
+    /// Top-level paths (those only the image's helpers refer to) are kept
+    /// out of the grouping. Half the budget goes to them (more when the other
+    /// paths need less): when they are more than that, the largest get a
+    /// layer each and the rest share the other layers of that half, by a hash
+    /// of their name.
+    pub top_level_apart: bool,
+    /// Paths that no primary claims are spread over an eighth of the budget
+    /// by a hash of their name, rather than sharing one layer: a change to
+    /// one of them re-sends a small layer.
+    pub unclaimed_spread: bool,
+}
 
 pub fn layers(
     graph: &ClosureGraph,
     excluded: &BTreeSet<NodeId>,
     budget: usize,
 ) -> Result<Vec<Vec<NodeId>>> {
+    layers_with(graph, excluded, budget, Options::default())
+}
+
+pub fn layers_with(
+    graph: &ClosureGraph,
+    excluded: &BTreeSet<NodeId>,
+    budget: usize,
+    options: Options,
+) -> Result<Vec<Vec<NodeId>>> {
     let sizes = nar_sizes(graph)?;
     let referrers = graph.referrers();
-    let mut candidates: Vec<NodeId> = (0..graph.len()).filter(|i| !excluded.contains(i)).collect();
+    let mut groups: Vec<Group> = vec![Vec::new(); graph.len()];
+    let mut top_level = BTreeSet::new();
+    if options.top_level_apart && budget >= 2 {
+        top_level = (0..graph.len())
+            .filter(|&n| {
+                !excluded.contains(&n) && referrers[n].iter().all(|r| excluded.contains(r))
+            })
+            .collect();
+        // Half the budget, or more when the other paths need fewer layers.
+        let others = (0..graph.len())
+            .filter(|n| !excluded.contains(n) && !top_level.contains(n))
+            .count();
+        let share = budget.saturating_sub(others.min(budget / 2)).max(1);
+        // Alone: every top-level path when they fit; else those larger than
+        // an even share of the top-level bytes (a threshold that moves little
+        // when a package comes or goes), at most half of the share.
+        let total: u64 = top_level.iter().map(|&n| sizes[n]).sum();
+        let mut by_size: Vec<NodeId> = top_level.iter().copied().collect();
+        by_size.sort_by(|&a, &b| {
+            let (pa, pb) = (&graph.node(a).path, &graph.node(b).path);
+            sizes[b]
+                .cmp(&sizes[a])
+                .then_with(|| pa.name().cmp(pb.name()))
+                .then_with(|| pa.cmp(pb))
+        });
+        let fits = by_size.len() <= share;
+        let alone_cap = if fits { share } else { share / 2 };
+        let buckets = (share - alone_cap).max(1);
+        for (rank, &node) in by_size.iter().enumerate() {
+            let large = u128::from(sizes[node]) * share as u128 >= u128::from(total);
+            groups[node] = if fits || (large && rank < alone_cap) {
+                vec![TOP, node]
+            } else {
+                vec![TOP, name_bucket(graph.node(node).path.name(), buckets)]
+            };
+        }
+    }
+    let unclaimed_buckets = if options.unclaimed_spread {
+        (budget / 8).max(1)
+    } else {
+        1
+    };
+    // The layer a path goes to: its group, or for an unclaimed path its bucket.
+    let layer_key = |node: NodeId, group: &Group| -> Group {
+        if group.is_empty() && unclaimed_buckets > 1 {
+            vec![
+                UNCLAIMED,
+                name_bucket(graph.node(node).path.name(), unclaimed_buckets),
+            ]
+        } else {
+            group.clone()
+        }
+    };
+    let mut candidates: Vec<NodeId> = (0..graph.len())
+        .filter(|i| !excluded.contains(i) && !top_level.contains(i))
+        .collect();
     candidates.sort_by(|&a, &b| {
         let (na, nb) = (&graph.node(a).path, &graph.node(b).path);
         sizes[b]
@@ -36,7 +124,6 @@ pub fn layers(
             .then_with(|| na.hash_part().cmp(nb.hash_part()))
     });
 
-    let mut groups: Vec<Group> = vec![Vec::new(); graph.len()];
     let mut in_deps = vec![false; graph.len()];
     let mut in_users = vec![false; graph.len()];
     for primary in candidates {
@@ -44,8 +131,14 @@ pub fn layers(
         let users = reachable(primary, |n| &referrers[n]);
         deps.iter().for_each(|&d| in_deps[d] = true);
         users.iter().for_each(|&u| in_users[u] = true);
-        let mut changes: Vec<(NodeId, Group)> = vec![(primary, vec![primary])];
-        for &dep in &deps {
+        let own = if options.primaries_alone {
+            vec![OWN, primary]
+        } else {
+            vec![primary]
+        };
+        let mut changes: Vec<(NodeId, Group)> = vec![(primary, own)];
+        // Earlier primaries and top-level paths keep their groups.
+        for &dep in deps.iter().filter(|&&d| !is_fixed(&groups[d])) {
             let mut group: Group = groups[dep]
                 .iter()
                 .copied()
@@ -63,8 +156,8 @@ pub fn layers(
         let changed: BTreeMap<NodeId, &Group> = changes.iter().map(|(n, g)| (*n, g)).collect();
         let count = (0..graph.len())
             .filter(|n| !excluded.contains(n))
-            .map(|n| changed.get(&n).copied().unwrap_or(&groups[n]))
-            .collect::<HashSet<&Group>>()
+            .map(|n| layer_key(n, changed.get(&n).copied().unwrap_or(&groups[n])))
+            .collect::<HashSet<Group>>()
             .len();
         if count > budget {
             break;
@@ -74,9 +167,12 @@ pub fn layers(
         }
     }
 
-    let mut by_group: BTreeMap<&Group, Vec<NodeId>> = BTreeMap::new();
+    let mut by_group: BTreeMap<Group, Vec<NodeId>> = BTreeMap::new();
     for node in (0..graph.len()).filter(|n| !excluded.contains(n)) {
-        by_group.entry(&groups[node]).or_default().push(node);
+        by_group
+            .entry(layer_key(node, &groups[node]))
+            .or_default()
+            .push(node);
     }
     let mut layers: Vec<(u64, Vec<NodeId>)> = by_group
         .into_values()
@@ -84,6 +180,21 @@ pub fn layers(
         .collect();
     layers.sort();
     Ok(layers.into_iter().map(|(_, paths)| paths).collect())
+}
+
+/// Whether a group is a primary's own or a top-level path's, which no later
+/// primary changes.
+fn is_fixed(group: &Group) -> bool {
+    matches!(group.first(), Some(&OWN) | Some(&TOP))
+}
+
+/// A bucket for `name`, from a hash of it (FNV-1a), so that a path keeps its
+/// bucket whatever else is in the image.
+fn name_bucket(name: &str, buckets: usize) -> NodeId {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % buckets as u64) as NodeId
 }
 
 fn nar_sizes(graph: &ClosureGraph) -> Result<Vec<u64>> {
@@ -233,5 +344,72 @@ mod tests {
         let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
         let err = format!("{:#}", layers(&g, &BTreeSet::new(), 5).unwrap_err());
         assert!(err.contains("popularity"), "{err}");
+    }
+
+    const STABLE: Options = Options {
+        primaries_alone: true,
+        top_level_apart: true,
+        unclaimed_spread: true,
+    };
+
+    #[test]
+    fn stable_keeps_top_level_packages_and_primaries_apart() {
+        // env is the image's helper: app and tool are its top-level packages.
+        let g = example();
+        let env = (0..g.len())
+            .find(|&i| g.node(i).path.name() == "env")
+            .unwrap();
+        let got = named(
+            &g,
+            &layers_with(&g, &BTreeSet::from([env]), 10, STABLE).unwrap(),
+        );
+        for alone in ["app", "tool", "python"] {
+            assert!(got.contains(&vec![alone.to_owned()]), "{alone}: {got:?}");
+        }
+        assert_eq!(got.concat().len(), g.len() - 1);
+    }
+
+    #[test]
+    fn stable_top_level_layers_do_not_move_when_a_package_is_added() {
+        // Many small top-level packages: more than half the budget, so they
+        // share layers by name, and a new one joins a layer of its bucket.
+        let mut nodes: Vec<(String, u64, Vec<&str>)> = (0..30)
+            .map(|i| (format!("tool{i}"), 1000 + i, vec!["libc"]))
+            .collect();
+        nodes.push(("libc".to_owned(), 50_000, vec![]));
+        let build = |extra: bool| {
+            let mut all = nodes.clone();
+            if extra {
+                all.push(("new-tool".to_owned(), 1500, vec!["libc"]));
+            }
+            let tools: Vec<String> = all
+                .iter()
+                .filter(|n| n.0 != "libc")
+                .map(|n| n.0.clone())
+                .collect();
+            let refs: Vec<&str> = tools.iter().map(String::as_str).collect();
+            all.push(("helper".to_owned(), 1, refs));
+            let borrowed: Vec<(&str, u64, &[&str])> = all
+                .iter()
+                .map(|(n, s, r)| (n.as_str(), *s, r.as_slice()))
+                .collect();
+            let g = sized_graph(&borrowed);
+            let helper = (0..g.len())
+                .find(|&i| g.node(i).path.name() == "helper")
+                .unwrap();
+            named(
+                &g,
+                &layers_with(&g, &BTreeSet::from([helper]), 20, STABLE).unwrap(),
+            )
+        };
+        let before: BTreeSet<Vec<String>> = build(false).into_iter().collect();
+        let after = build(true);
+        let changed: Vec<&Vec<String>> = after.iter().filter(|l| !before.contains(*l)).collect();
+        assert_eq!(
+            changed.len(),
+            1,
+            "only the new tool's layer differs: {changed:?}"
+        );
+        assert!(changed[0].contains(&"new-tool".to_owned()));
     }
 }

@@ -34,6 +34,16 @@ pub fn store_layers(
             split_by_budget(order, budget)
         }
         LayeringStrategy::Auto => auto::layers(graph, excluded, budget)?,
+        LayeringStrategy::Stable => auto::layers_with(
+            graph,
+            excluded,
+            budget,
+            auto::Options {
+                primaries_alone: true,
+                top_level_apart: true,
+                unclaimed_spread: true,
+            },
+        )?,
         LayeringStrategy::Single => {
             vec![
                 (0..graph.len())
@@ -67,6 +77,13 @@ mod tests {
     use super::*;
     use crate::test_support::graph as test_graph;
 
+    const ALL: [LayeringStrategy; 4] = [
+        LayeringStrategy::Stable,
+        LayeringStrategy::Auto,
+        LayeringStrategy::Popularity,
+        LayeringStrategy::Single,
+    ];
+
     #[test]
     fn budget_split() {
         assert_eq!(
@@ -93,11 +110,7 @@ mod tests {
             .find(|&i| g.node(i).path.name() == "helper")
             .unwrap();
         let excluded = BTreeSet::from([helper]);
-        for strategy in [
-            LayeringStrategy::Auto,
-            LayeringStrategy::Popularity,
-            LayeringStrategy::Single,
-        ] {
+        for strategy in ALL {
             for budget in 1..5 {
                 let layers = store_layers(&g, strategy, &excluded, budget).unwrap();
                 assert!(layers.len() <= budget);
@@ -185,7 +198,7 @@ mod tests {
                 shuffled.reverse();
                 let shift = rotate % shuffled.len();
                 shuffled.rotate_left(shift);
-                for strategy in [LayeringStrategy::Auto, LayeringStrategy::Popularity, LayeringStrategy::Single] {
+                for strategy in ALL {
                     let layers = layered_names(records.clone(), strategy, &excluded, budget);
                     prop_assert!(layers.len() <= budget);
                     prop_assert!(layers.iter().all(|l| !l.is_empty()));

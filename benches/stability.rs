@@ -1,0 +1,670 @@
+//! Layering stability: what a registry receives again when one package of an
+//! image changes.
+//!
+//!   cargo bench --bench stability [-- --seed 1]
+//!
+//! A layer's bytes are a function of its sorted store paths, so a layer of
+//! the new image is re-shipped exactly when no layer of the old image had the
+//! same paths. Package graphs get Nix's hashing: a package's store path
+//! changes when it or anything it depends on changes. For each case the
+//! benchmark prints the unavoidable minimum (the new image's paths the old
+//! one did not have) and, per strategy, the bytes re-shipped, the layer count
+//! and the largest layer.
+
+mod rng;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use clap::Parser;
+use rng::Rng;
+use strata::closure::{ClosureGraph, PathRecord};
+use strata::layering::store_layers;
+use strata::spec::LayeringStrategy;
+
+#[derive(Parser)]
+struct Args {
+    /// Seed of the generated package graph
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Layers for store paths (maxLayers less the customisation layer)
+    #[arg(long, default_value_t = 99)]
+    budget: usize,
+    /// Also list, per strategy and case, the re-shipped layers with their
+    /// changed and unchanged bytes
+    #[arg(long)]
+    detail: bool,
+    /// Accepted for `cargo bench`, which passes it
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// A package: what its store path's hash derives from.
+#[derive(Clone, Debug)]
+struct Package {
+    name: String,
+    version: u32,
+    size: u64,
+    deps: Vec<String>,
+}
+
+/// A set of packages and the image's top-level ones.
+#[derive(Clone)]
+struct Universe {
+    packages: BTreeMap<String, Package>,
+    top_level: Vec<String>,
+}
+
+impl Universe {
+    /// The image's closure, as Nix would export it: store paths hashed from
+    /// their package and their dependencies' paths, plus the image's spec
+    /// file, which refers to the top-level packages.
+    fn closure(&self) -> Vec<PathRecord> {
+        let mut paths: BTreeMap<String, String> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut stack: Vec<(String, bool)> =
+            self.top_level.iter().map(|t| (t.clone(), false)).collect();
+        while let Some((name, expanded)) = stack.pop() {
+            if paths.contains_key(&name) {
+                continue;
+            }
+            let package = &self.packages[&name];
+            if !expanded {
+                stack.push((name.clone(), true));
+                for dep in &package.deps {
+                    if !paths.contains_key(dep) {
+                        stack.push((dep.clone(), false));
+                    }
+                }
+                continue;
+            }
+            let mut seed = format!("{}-{}", package.name, package.version);
+            for dep in &package.deps {
+                seed.push_str(&paths[dep]);
+            }
+            paths.insert(name.clone(), store_path(&seed, &package.name));
+            order.push(name);
+        }
+        let mut records: Vec<PathRecord> = order
+            .iter()
+            .map(|name| {
+                let package = &self.packages[name];
+                PathRecord {
+                    path: paths[name].clone(),
+                    nar_size: Some(package.size),
+                    references: package.deps.iter().map(|d| paths[d].clone()).collect(),
+                }
+            })
+            .collect();
+        let spec_refs: Vec<String> = self.top_level.iter().map(|t| paths[t].clone()).collect();
+        records.push(PathRecord {
+            path: store_path(&spec_refs.concat(), "image-spec.json"),
+            nar_size: Some(2048),
+            references: spec_refs,
+        });
+        records
+    }
+
+    /// Every package that depends on `name`, directly or not.
+    fn dependents(&self, name: &str) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for package in self.packages.values() {
+                if !found.contains(&package.name)
+                    && package.deps.iter().any(|d| d == name || found.contains(d))
+                {
+                    found.insert(package.name.clone());
+                    changed = true;
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A store path whose hash part is derived from `seed`.
+fn store_path(seed: &str, name: &str) -> String {
+    const NIXBASE32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    let mut rng = Rng::new(seed.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    }));
+    let hash: String = (0..32)
+        .map(|_| NIXBASE32[rng.below(32) as usize] as char)
+        .collect();
+    format!("/nix/store/{hash}-{name}")
+}
+
+/// A realistic synthetic package set, about 1 GiB: a libc everything uses,
+/// core and shared libraries, a few large runtimes, tools, and the
+/// application on top, which has private dependencies of its own.
+fn synthetic_universe(seed: u64) -> Universe {
+    let mut rng = Rng::new(seed);
+    let mut packages = BTreeMap::new();
+    let mut add = |name: String, size: u64, deps: Vec<String>| {
+        packages.insert(
+            name.clone(),
+            Package {
+                name,
+                version: 1,
+                size,
+                deps,
+            },
+        );
+    };
+    let mib = |n: u64| n << 20;
+    add("libc".into(), mib(30), vec![]);
+    let core: Vec<String> = (0..15).map(|i| format!("core{i}")).collect();
+    for name in &core {
+        add(
+            name.clone(),
+            mib(1) + rng.below(mib(6)),
+            vec!["libc".into()],
+        );
+    }
+    let libs: Vec<String> = (0..120).map(|i| format!("lib{i}")).collect();
+    for (i, name) in libs.iter().enumerate() {
+        let mut deps = vec!["libc".to_owned(), core[rng.below(15) as usize].clone()];
+        for _ in 0..rng.below(3) {
+            if i > 0 {
+                deps.push(libs[rng.below(i as u64) as usize].clone());
+            }
+        }
+        deps.sort();
+        deps.dedup();
+        add(name.clone(), 64 << 10 | rng.below(mib(4)), deps);
+    }
+    let runtimes = ["python", "llvm", "jdk", "node"];
+    for (i, name) in runtimes.iter().enumerate() {
+        let deps = vec![
+            "libc".to_owned(),
+            libs[i * 7].clone(),
+            libs[i * 11 + 3].clone(),
+        ];
+        add(name.to_string(), mib(60 + 40 * i as u64), deps);
+    }
+    let tools: Vec<String> = (0..100).map(|i| format!("tool{i}")).collect();
+    for name in &tools {
+        let mut deps = vec!["libc".to_owned()];
+        for _ in 0..1 + rng.below(4) {
+            deps.push(libs[rng.below(libs.len() as u64) as usize].clone());
+        }
+        if rng.below(4) == 0 {
+            deps.push(runtimes[rng.below(4) as usize].to_owned());
+        }
+        deps.sort();
+        deps.dedup();
+        add(name.clone(), 32 << 10 | rng.below(mib(3)), deps);
+    }
+    // The application: a package of the user's, with private dependencies.
+    let private: Vec<String> = (0..20).map(|i| format!("app-dep{i}")).collect();
+    for name in &private {
+        add(
+            name.clone(),
+            rng.below(mib(8)),
+            vec!["libc".into(), libs[rng.below(120) as usize].clone()],
+        );
+    }
+    let mut app_deps = private.clone();
+    app_deps.extend([
+        "python".to_owned(),
+        libs[5].clone(),
+        libs[17].clone(),
+        core[3].clone(),
+    ]);
+    add("app".into(), mib(25), app_deps);
+    add("busybox".into(), mib(1), vec![]);
+    let mut top_level = vec!["app".to_owned(), "busybox".to_owned()];
+    top_level.extend(tools.iter().take(60).cloned());
+    Universe {
+        packages,
+        top_level,
+    }
+}
+
+/// Debian's installed packages, with their real sizes and dependencies:
+/// the closure of every installed package.
+fn debian_universe() -> Option<Universe> {
+    let status = std::fs::read_to_string("/var/lib/dpkg/status").ok()?;
+    let mut installed: BTreeMap<String, (u64, Vec<Vec<String>>)> = BTreeMap::new();
+    let mut provides: BTreeMap<String, String> = BTreeMap::new();
+    for paragraph in status.split("\n\n") {
+        let field = |key: &str| {
+            paragraph
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+                .map(str::to_owned)
+        };
+        let (Some(name), Some(state)) = (field("Package"), field("Status")) else {
+            continue;
+        };
+        if !state.ends_with("installed") || state.contains("not-installed") {
+            continue;
+        }
+        let size = field("Installed-Size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024;
+        let mut deps = Vec::new();
+        for key in ["Pre-Depends", "Depends"] {
+            for item in field(key).unwrap_or_default().split(',') {
+                let alternatives: Vec<String> = item
+                    .split('|')
+                    .map(|a| {
+                        a.trim()
+                            .split([' ', '(', ':'])
+                            .next()
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if !alternatives.is_empty() {
+                    deps.push(alternatives);
+                }
+            }
+        }
+        for provided in field("Provides").unwrap_or_default().split(',') {
+            let provided = provided.trim().split([' ', '(']).next().unwrap_or("");
+            if !provided.is_empty() {
+                provides
+                    .entry(provided.to_owned())
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        installed.insert(name, (size.max(4096), deps));
+    }
+    // Dependencies resolved to installed packages.
+    let resolve = |alternatives: &Vec<String>| {
+        alternatives.iter().find_map(|a| {
+            if installed.contains_key(a) {
+                Some(a.clone())
+            } else {
+                provides.get(a).cloned()
+            }
+        })
+    };
+    let edges: BTreeMap<String, Vec<String>> = installed
+        .iter()
+        .map(|(name, (_, deps))| {
+            let mut resolved: Vec<String> = deps
+                .iter()
+                .filter_map(resolve)
+                .filter(|d| d != name)
+                .collect();
+            resolved.sort();
+            resolved.dedup();
+            (name.clone(), resolved)
+        })
+        .collect();
+    // Debian has dependency cycles, Nix has none: each strongly connected
+    // component becomes one package.
+    let components = strongly_connected(&edges);
+    let component_of: BTreeMap<&String, String> = components
+        .iter()
+        .flat_map(|c| c.iter().map(move |m| (m, c[0].clone())))
+        .collect();
+    let mut packages = BTreeMap::new();
+    for component in &components {
+        let name = component[0].clone();
+        let size = component.iter().map(|m| installed[m].0).sum();
+        let mut deps: Vec<String> = component
+            .iter()
+            .flat_map(|m| &edges[m])
+            .map(|d| component_of[d].clone())
+            .filter(|d| *d != name)
+            .collect();
+        deps.sort();
+        deps.dedup();
+        packages.insert(
+            name.clone(),
+            Package {
+                name,
+                version: 1,
+                size,
+                deps,
+            },
+        );
+    }
+    let depended: BTreeSet<&String> = packages.values().flat_map(|p| &p.deps).collect();
+    let top_level = packages
+        .keys()
+        .filter(|n| !depended.contains(n))
+        .cloned()
+        .collect();
+    Some(Universe {
+        packages,
+        top_level,
+    })
+}
+
+/// Tarjan's strongly connected components, each listed smallest name first.
+fn strongly_connected(edges: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
+    struct State<'a> {
+        edges: &'a BTreeMap<String, Vec<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        components: Vec<Vec<String>>,
+    }
+    fn visit<'a>(s: &mut State<'a>, v: &'a str) {
+        let i = s.index.len();
+        s.index.insert(v, i);
+        s.low.insert(v, i);
+        s.stack.push(v);
+        s.on_stack.insert(v);
+        for w in &s.edges[v] {
+            if !s.index.contains_key(w.as_str()) {
+                visit(s, w);
+                let lw = s.low[w.as_str()];
+                let lv = s.low.get_mut(v).unwrap();
+                *lv = (*lv).min(lw);
+            } else if s.on_stack.contains(w.as_str()) {
+                let iw = s.index[w.as_str()];
+                let lv = s.low.get_mut(v).unwrap();
+                *lv = (*lv).min(iw);
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack.remove(w);
+                component.push(w.to_owned());
+                if w == v {
+                    break;
+                }
+            }
+            component.sort();
+            s.components.push(component);
+        }
+    }
+    let mut state = State {
+        edges,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        components: Vec::new(),
+    };
+    for v in edges.keys() {
+        if !state.index.contains_key(v.as_str()) {
+            visit(&mut state, v);
+        }
+    }
+    state.components
+}
+
+/// The changes measured, as (name, new universe, what it changes).
+fn cases(
+    base: &Universe,
+    app: &str,
+    mid: &str,
+    leaf: &str,
+    removed: &str,
+) -> Vec<(String, Universe)> {
+    let bump = |name: &str| {
+        let mut u = base.clone();
+        u.packages.get_mut(name).unwrap().version += 1;
+        u
+    };
+    let mut added = base.clone();
+    let new_deps = base.packages[mid].deps.clone();
+    added.packages.insert(
+        "new-tool".into(),
+        Package {
+            name: "new-tool".into(),
+            version: 1,
+            size: 3 << 20,
+            deps: new_deps,
+        },
+    );
+    added.top_level.push("new-tool".into());
+    let mut without = base.clone();
+    without.top_level.retain(|t| t != removed);
+    vec![
+        (format!("application changes ({app})"), bump(app)),
+        (
+            format!(
+                "mid-level library changes ({mid}, {} dependents)",
+                base.dependents(mid).len()
+            ),
+            bump(mid),
+        ),
+        (
+            format!(
+                "leaf library changes ({leaf}, {} dependents)",
+                base.dependents(leaf).len()
+            ),
+            bump(leaf),
+        ),
+        ("a package is added".to_owned(), added),
+        (format!("a package is removed ({removed})"), without),
+    ]
+}
+
+/// Layers of a closure: each a sorted list of (path, size).
+fn layering(
+    records: &[PathRecord],
+    strategy: LayeringStrategy,
+    budget: usize,
+) -> Vec<Vec<(String, u64)>> {
+    let graph = ClosureGraph::from_records(records.to_vec(), "/nix/store").unwrap();
+    let helper: BTreeSet<usize> = (0..graph.len())
+        .filter(|&i| graph.node(i).path.name() == "image-spec.json")
+        .collect();
+    store_layers(&graph, strategy, &helper, budget)
+        .unwrap()
+        .into_iter()
+        .map(|layer| {
+            layer
+                .into_iter()
+                .map(|i| {
+                    (
+                        graph.node(i).path.to_string(),
+                        graph.node(i).nar_size.unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+const STRATEGIES: [(&str, LayeringStrategy); 3] = [
+    ("popularity", LayeringStrategy::Popularity),
+    ("auto", LayeringStrategy::Auto),
+    ("stable", LayeringStrategy::Stable),
+];
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+fn report(
+    title: &str,
+    base: &Universe,
+    cases: Vec<(String, Universe)>,
+    budget: usize,
+    app: &str,
+    detail: bool,
+) {
+    let mut details = String::new();
+    let v1 = base.closure();
+    let total: u64 = v1.iter().filter_map(|r| r.nar_size).sum();
+    println!(
+        "### {title}: {} store paths, {:.0} MiB\n",
+        v1.len() - 1,
+        mib(total)
+    );
+    print!("| change | minimum (MiB) |");
+    for (name, _) in STRATEGIES {
+        print!(" {name}: re-shipped (MiB) | × minimum | layers | largest (MiB) |");
+    }
+    println!();
+    println!(
+        "|---|---:|{}",
+        "---:|---:|---:|---:|".repeat(STRATEGIES.len())
+    );
+    let mut totals = [0u64; STRATEGIES.len()];
+    let mut total_minimum = 0;
+    for (name, universe) in cases {
+        let v2 = universe.closure();
+        let old_paths: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
+        let minimum: u64 = v2
+            .iter()
+            .filter(|r| {
+                !old_paths.contains(r.path.as_str()) && !r.path.ends_with("image-spec.json")
+            })
+            .filter_map(|r| r.nar_size)
+            .sum();
+        total_minimum += minimum;
+        print!("| {name} | {:.1} |", mib(minimum));
+        for (index, (_, strategy)) in STRATEGIES.into_iter().enumerate() {
+            let old: BTreeSet<Vec<(String, u64)>> =
+                layering(&v1, strategy, budget).into_iter().collect();
+            let new = layering(&v2, strategy, budget);
+            let shipped: u64 = new
+                .iter()
+                .filter(|l| !old.contains(*l))
+                .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
+                .sum();
+            totals[index] += shipped;
+            let largest = new
+                .iter()
+                .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
+                .max()
+                .unwrap_or(0);
+            if detail {
+                for layer in new.iter().filter(|l| !old.contains(*l)) {
+                    let (changed, kept): (Vec<_>, Vec<_>) = layer
+                        .iter()
+                        .partition(|(p, _)| !old_paths.contains(p.as_str()));
+                    let sum = |v: &Vec<&(String, u64)>| mib(v.iter().map(|(_, s)| s).sum());
+                    details.push_str(&format!(
+                        "{name} / {strategy:?}: layer of {} paths, {:.1} MiB changed, {:.1} MiB unchanged ({})\n",
+                        layer.len(),
+                        sum(&changed),
+                        sum(&kept),
+                        kept.iter().take(4).map(|(p, _)| &p[44..]).collect::<Vec<_>>().join(" ")
+                    ));
+                }
+            }
+            let ratio = if minimum == 0 {
+                f64::NAN
+            } else {
+                shipped as f64 / minimum as f64
+            };
+            print!(
+                " {:.1} | {ratio:.2} | {} | {:.1} |",
+                mib(shipped),
+                new.len(),
+                mib(largest)
+            );
+        }
+        println!();
+    }
+    print!("| all five | {:.1} |", mib(total_minimum));
+    for total in totals {
+        print!(
+            " **{:.1}** | {:.2} | | |",
+            mib(total),
+            total as f64 / total_minimum as f64
+        );
+    }
+    println!();
+    if let Some(app) = base.packages.get(app) {
+        println!("\nThe application's own size: {:.1} MiB.\n", mib(app.size));
+    } else {
+        println!();
+    }
+    print!("{details}");
+}
+
+/// How long each strategy takes on a closure of `paths` paths.
+fn timing(paths: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let records: Vec<PathRecord> = (0..paths)
+        .map(|i| PathRecord {
+            path: store_path(&format!("{seed}-{i}"), &format!("p{i}")),
+            nar_size: Some(rng.below(50 << 20)),
+            references: Vec::new(),
+        })
+        .collect();
+    let mut records = records;
+    for i in 0..paths {
+        let refs: Vec<String> = (0..rng.below(6))
+            .filter_map(|_| {
+                let j = i + 1 + rng.below((paths - i).max(1) as u64) as usize;
+                (j < paths).then(|| records[j].path.clone())
+            })
+            .collect();
+        records[i].references = refs;
+    }
+    print!("Planning {paths} store paths (about 3 references each), budget 99:");
+    for (name, strategy) in STRATEGIES
+        .iter()
+        .copied()
+        .chain([("single", LayeringStrategy::Single)])
+    {
+        let started = Instant::now();
+        let layers = layering(&records, strategy, 99);
+        print!(
+            " {name} {:.0} ms ({} layers);",
+            started.elapsed().as_secs_f64() * 1000.0,
+            layers.len()
+        );
+    }
+    println!();
+}
+
+fn main() {
+    let args = Args::parse();
+    let synthetic = synthetic_universe(args.seed);
+    let cases_synthetic = cases(&synthetic, "app", "lib5", "libc", "tool7");
+    report(
+        &format!("Generated package set (seed {})", args.seed),
+        &synthetic,
+        cases_synthetic,
+        args.budget,
+        "app",
+        args.detail,
+    );
+
+    let debian = debian_universe().expect("cannot read /var/lib/dpkg/status");
+    let biggest_top = debian
+        .top_level
+        .iter()
+        .max_by_key(|t| (debian.packages[*t].size, (*t).clone()))
+        .unwrap()
+        .clone();
+    let mid = debian
+        .packages
+        .keys()
+        .filter(|p| (10..60).contains(&debian.dependents(p).len()))
+        .max_by_key(|p| (debian.packages[*p].size, (*p).clone()))
+        .cloned()
+        .unwrap();
+    let leaf = debian
+        .packages
+        .keys()
+        .max_by_key(|p| (debian.dependents(p).len(), (*p).clone()))
+        .unwrap()
+        .clone();
+    let removed = debian
+        .top_level
+        .iter()
+        .find(|t| **t != biggest_top)
+        .unwrap()
+        .clone();
+    let debian_cases = cases(&debian, &biggest_top, &mid, &leaf, &removed);
+    report(
+        "This machine's Debian packages (real sizes and dependencies)",
+        &debian,
+        debian_cases,
+        args.budget,
+        &biggest_top,
+        args.detail,
+    );
+    timing(10_000, args.seed);
+}
