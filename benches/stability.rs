@@ -459,6 +459,7 @@ fn layering(
         .into_iter()
         .map(|layer| {
             layer
+                .paths
                 .into_iter()
                 .map(|i| {
                     (

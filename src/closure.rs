@@ -129,6 +129,20 @@ impl ClosureGraph {
         referrers
     }
 
+    /// `roots` and every node they refer to, directly or not.
+    pub fn closure_of(&self, roots: impl IntoIterator<Item = NodeId>) -> BTreeSet<NodeId> {
+        let mut seen: BTreeSet<NodeId> = BTreeSet::new();
+        let mut stack: Vec<NodeId> = roots.into_iter().filter(|&r| seen.insert(r)).collect();
+        while let Some(node) = stack.pop() {
+            for &r in &self.nodes[node].references {
+                if seen.insert(r) {
+                    stack.push(r);
+                }
+            }
+        }
+        seen
+    }
+
     /// Whether every node has a NAR size.
     pub fn has_sizes(&self) -> bool {
         self.nodes.iter().all(|n| n.nar_size.is_some())

@@ -20,8 +20,15 @@ pub fn plan_image(
 ) -> Result<ImagePlan> {
     let graph = ClosureGraph::from_records(records, store_dir)?;
     let contents = parse_store_paths(&spec.contents, store_dir, "contents")?;
-    let root = rootfs::merge_contents(&contents)?;
-    let plan = plan::make_plan(spec, &graph, helpers, root, store_dir)?;
+    let mut roots = plan::RootTrees {
+        contents: rootfs::merge_contents(&contents)?,
+        explicit: Vec::new(),
+    };
+    for layer in &spec.layers {
+        let copy = parse_store_paths(&layer.copy_to_root, store_dir, "layers.copyToRoot")?;
+        roots.explicit.push(rootfs::merge_contents(&copy)?);
+    }
+    let plan = plan::make_plan(spec, &graph, helpers, roots, store_dir)?;
     check_on_disk(&plan)?;
     Ok(plan)
 }
@@ -35,15 +42,11 @@ pub fn parse_store_paths(paths: &[String], store_dir: &str, what: &str) -> Resul
 }
 
 fn check_on_disk(plan: &ImagePlan) -> Result<()> {
-    for layer in &plan.layers {
-        if let plan::LayerPlan::Store { paths, .. } = layer {
-            for path in paths {
-                if std::fs::symlink_metadata(path.as_path()).is_err() {
-                    bail!(
-                        "store path {path} is in the closure but not on disk; build or fetch it first (nix-store --realise {path})"
-                    );
-                }
-            }
+    for path in plan.layers.iter().flat_map(|l| &l.paths) {
+        if std::fs::symlink_metadata(path.as_path()).is_err() {
+            bail!(
+                "store path {path} is in the closure but not on disk; build or fetch it first (nix-store --realise {path})"
+            );
         }
     }
     Ok(())

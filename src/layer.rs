@@ -110,14 +110,10 @@ fn walk_layer<S: TarSink>(
     for dir in &prefix {
         tar_format::write_header(out, attrs, dir.as_bytes(), &EntryKind::Directory)?;
     }
-    match layer {
-        LayerPlan::Store { paths, .. } => {
-            for path in paths {
-                walk_store_path(path, attrs, out)?;
-            }
-        }
-        LayerPlan::Root { tree } => write_root_tree(tree, &prefix, attrs, out)?,
+    for path in &layer.paths {
+        walk_store_path(path, attrs, out)?;
     }
+    write_root_tree(&layer.root, &prefix, attrs, out)?;
     tar_format::write_end(out)?;
     Ok(())
 }
@@ -249,6 +245,15 @@ mod tests {
         assert_eq!(store_prefix_dirs("/a/b/c/"), ["a/", "a/b/", "a/b/c/"]);
     }
 
+    fn store_only(paths: Vec<StorePath>) -> LayerPlan {
+        LayerPlan {
+            paths,
+            root: RootTree::default(),
+            nar_size: None,
+            reason: "test".to_owned(),
+        }
+    }
+
     /// The layer's bytes, checked against the size its metadata predicts.
     fn layer_of(plan: &LayerPlan, store_dir: &str) -> Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -285,10 +290,7 @@ mod tests {
     #[test]
     fn store_paths_are_written_in_nar_order_with_nix_modes() {
         let (_dir, store_dir, path) = store_with_path();
-        let plan = LayerPlan::Store {
-            paths: vec![path.clone()],
-            nar_size: None,
-        };
+        let plan = store_only(vec![path.clone()]);
         let got = tar_entries(&layer_of(&plan, &store_dir).unwrap());
         let root = path.as_str().trim_start_matches('/');
         let prefix: Vec<String> = store_prefix_dirs(&store_dir);
@@ -336,15 +338,15 @@ mod tests {
                 RootEntry::Symlink("/y".into()),
             )])),
         );
-        let store = layer_of(
-            &LayerPlan::Store {
-                paths: vec![path],
-                nar_size: None,
+        let store = layer_of(&store_only(vec![path]), &store_dir).unwrap();
+        let root = layer_of(
+            &LayerPlan {
+                root: tree,
+                ..store_only(Vec::new())
             },
             &store_dir,
         )
         .unwrap();
-        let root = layer_of(&LayerPlan::Root { tree }, &store_dir).unwrap();
         let prefix_len = store_prefix_dirs(&store_dir).len() * tar_format::BLOCK;
         assert_eq!(store[..prefix_len], root[..prefix_len]);
         let names: Vec<String> = tar_entries(&root).into_iter().map(|e| e.name).collect();
@@ -360,10 +362,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(made.success());
-        let plan = LayerPlan::Store {
-            paths: vec![path],
-            nar_size: None,
-        };
+        let plan = store_only(vec![path]);
         let err = format!("{:#}", layer_of(&plan, &store_dir).unwrap_err());
         assert!(err.contains(&format!("{fifo} is a fifo")), "{err}");
     }

@@ -1,19 +1,23 @@
-//! Planning: closure + resolved spec + root tree → an [`ImagePlan`].
+//! Planning: closure + resolved spec + root trees → an [`ImagePlan`].
 //!
 //! Pure and cheap: no file is read here. The plan decides every byte of the
 //! image together with the store contents, so a layer can be regenerated
 //! from its plan entry at any later time.
+//!
+//! Layers, bottom first: the user's explicit layers (each holding what the
+//! ones below it lack), the automatic layers of the remaining store paths,
+//! and the customisation layer.
 
 use std::collections::BTreeSet;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::closure::{ClosureGraph, NodeId};
-use crate::layering;
+use crate::layering::{self, StoreLayer};
 use crate::rootfs::RootTree;
 use crate::spec::ImageSpec;
-use crate::store_path::StorePath;
+use crate::store_path::{self, StorePath};
 use crate::tar_format::EntryAttrs;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,45 +31,36 @@ pub struct ImagePlan {
     pub layers: Vec<LayerPlan>,
 }
 
+/// One layer: whole store paths, and entries merged at `/`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "kind"
-)]
-pub enum LayerPlan {
-    /// Whole store paths, ascending.
-    Store {
-        paths: Vec<StorePath>,
-        /// Sum of the paths' NAR sizes, when the closure gave them.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        nar_size: Option<u64>,
-    },
-    /// The customisation layer: `contents` merged at `/`.
-    Root { tree: RootTree },
+#[serde(rename_all = "camelCase")]
+pub struct LayerPlan {
+    /// Ascending.
+    #[serde(default)]
+    pub paths: Vec<StorePath>,
+    /// Entries at `/`: `contents` for the customisation layer, `copyToRoot`
+    /// for an explicit layer.
+    #[serde(default, skip_serializing_if = "RootTree::is_empty")]
+    pub root: RootTree,
+    /// Sum of the paths' NAR sizes, when the closure gave them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nar_size: Option<u64>,
+    /// Why these paths share a layer.
+    pub reason: String,
 }
 
 impl LayerPlan {
-    /// One line for the config history: what the layer holds.
+    /// One line for the config history: why the layer exists, and what it
+    /// holds.
     pub fn summary(&self) -> String {
-        match self {
-            LayerPlan::Store { paths, .. } => {
-                let names: Vec<&str> = paths.iter().map(StorePath::as_str).collect();
-                format!("strata: store paths {}", names.join(" "))
-            }
-            LayerPlan::Root { tree } => {
-                let names: Vec<String> = tree.entries.keys().map(|n| format!("/{n}")).collect();
-                format!("strata: customisation layer {}", names.join(" "))
-            }
-        }
+        let mut items: Vec<String> = self.paths.iter().map(ToString::to_string).collect();
+        items.extend(self.root.entries.keys().map(|n| format!("/{n}")));
+        format!("strata: {}: {}", self.reason, items.join(" "))
     }
 
     /// A rough size, to start the largest layers first.
     pub fn estimated_size(&self) -> u64 {
-        match self {
-            LayerPlan::Store { nar_size, paths } => nar_size.unwrap_or(paths.len() as u64),
-            LayerPlan::Root { .. } => 0,
-        }
+        self.nar_size.unwrap_or(self.paths.len() as u64)
     }
 }
 
@@ -83,46 +78,95 @@ impl ImagePlan {
     }
 }
 
+/// The merged `/` of the customisation layer and of each explicit layer.
+#[derive(Clone, Debug, Default)]
+pub struct RootTrees {
+    pub contents: RootTree,
+    /// One per explicit layer, in the spec's order.
+    pub explicit: Vec<RootTree>,
+}
+
 /// Plans the image. `helpers` are store paths that exist only to build the
 /// image (the spec file): they are in the closure but in no layer.
 pub fn make_plan(
     spec: ImageSpec,
     graph: &ClosureGraph,
     helpers: &[StorePath],
-    root: RootTree,
+    roots: RootTrees,
     store_dir: &str,
 ) -> Result<ImagePlan> {
-    let mut excluded = BTreeSet::new();
-    for helper in helpers {
-        if let Some(id) = graph.id_of(helper) {
-            excluded.insert(id);
-        }
-    }
+    let node_of = |path: &str, what: &str| -> Result<NodeId> {
+        let parsed = StorePath::parse(path, store_dir).with_context(|| format!("in `{what}`"))?;
+        graph.id_of(&parsed).with_context(|| {
+            format!("{what} path {path} is not in the closure; the closure must contain it")
+        })
+    };
+    let mut taken: BTreeSet<NodeId> = helpers.iter().filter_map(|h| graph.id_of(h)).collect();
+    taken.extend(excluded_paths(&spec, graph, store_dir)?);
+
+    let mut layers = Vec::new();
     if spec.include_store_paths {
         for content in &spec.contents {
-            let path = StorePath::parse(content, store_dir)?;
-            if graph.id_of(&path).is_none() {
+            node_of(content, "contents")?;
+        }
+        for (index, (explicit, root)) in spec.layers.iter().zip(roots.explicit).enumerate() {
+            let mut starts = Vec::new();
+            for path in &explicit.deps {
+                starts.push(node_of(path, "layers.deps")?);
+            }
+            for path in &explicit.copy_to_root {
+                starts.push(node_of(path, "layers.copyToRoot")?);
+            }
+            let ids: Vec<NodeId> = graph
+                .closure_of(starts)
+                .into_iter()
+                .filter(|id| !taken.contains(id))
+                .collect();
+            taken.extend(&ids);
+            let mut layer = store_layer(
+                graph,
+                StoreLayer {
+                    paths: ids,
+                    reason: format!("explicit layer {}", index + 1),
+                },
+            );
+            layer.root = root;
+            layers.push(layer);
+        }
+        let automatic = graph.len() - taken.len();
+        let reserved = layers.len() + usize::from(!roots.contents.is_empty());
+        if automatic > 0 {
+            let Some(budget) = spec.max_layers.checked_sub(reserved).filter(|&b| b > 0) else {
                 bail!(
-                    "contents path {content} is not in the closure; the closure must contain every contents path"
+                    "maxLayers is {}, and the {} explicit layers and the customisation layer leave none for the other {automatic} store paths; raise maxLayers",
+                    spec.max_layers,
+                    spec.layers.len()
                 );
+            };
+            for group in layering::store_layers(graph, spec.layering, &taken, budget)? {
+                layers.push(store_layer(graph, group));
             }
         }
     }
-    let root_layers = usize::from(!root.is_empty());
-    let budget = spec.max_layers - root_layers;
-    let mut layers: Vec<LayerPlan> = if spec.include_store_paths {
-        layering::store_layers(graph, spec.layering, &excluded, budget)?
-            .into_iter()
-            .map(|ids| store_layer(graph, &ids))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if !root.is_empty() {
-        layers.push(LayerPlan::Root { tree: root });
+    if !roots.contents.is_empty() {
+        layers.push(LayerPlan {
+            paths: Vec::new(),
+            root: roots.contents,
+            nar_size: None,
+            reason: "customisation layer: contents linked into /".to_owned(),
+        });
     }
+    layers.retain(|l| !l.paths.is_empty() || !l.root.is_empty());
     if layers.is_empty() {
         bail!("the image would have no layers: give `contents` or a closure with store paths");
+    }
+    if layers.len() > spec.max_layers {
+        bail!(
+            "the image needs {} layers ({} explicit), more than maxLayers = {}",
+            layers.len(),
+            spec.layers.len(),
+            spec.max_layers
+        );
     }
     Ok(ImagePlan {
         spec,
@@ -131,14 +175,65 @@ pub fn make_plan(
     })
 }
 
-fn store_layer(graph: &ClosureGraph, ids: &[NodeId]) -> LayerPlan {
-    let nar_size = ids
+/// The nodes `excludePaths` names. Each entry is a store path or a regular
+/// expression over whole store paths, and must match something; nothing the
+/// config or `contents` points to may be excluded.
+fn excluded_paths(
+    spec: &ImageSpec,
+    graph: &ClosureGraph,
+    store_dir: &str,
+) -> Result<BTreeSet<NodeId>> {
+    let mut excluded = BTreeSet::new();
+    for entry in &spec.exclude_paths {
+        let matched: Vec<NodeId> = match StorePath::parse(entry, store_dir) {
+            Ok(path) => graph.id_of(&path).into_iter().collect(),
+            Err(_) => {
+                let pattern = regex::Regex::new(&format!("^(?:{entry})$")).with_context(|| {
+                    format!("excludePaths entry '{entry}' is neither a store path nor a valid regular expression")
+                })?;
+                (0..graph.len())
+                    .filter(|&n| pattern.is_match(graph.node(n).path.as_str()))
+                    .collect()
+            }
+        };
+        if matched.is_empty() {
+            bail!("excludePaths entry '{entry}' matches no store path of the image");
+        }
+        excluded.extend(matched);
+    }
+    let config = serde_json::to_string(&spec.config)?;
+    let pointed_to = store_path::scan_store_paths(&config, store_dir)
+        .into_iter()
+        .map(|p| (p, "the image config"))
+        .chain(
+            spec.contents
+                .iter()
+                .filter_map(|c| StorePath::parse(c, store_dir).ok())
+                .map(|p| (p, "contents")),
+        );
+    for (path, whom) in pointed_to {
+        if graph.id_of(&path).is_some_and(|id| excluded.contains(&id)) {
+            bail!("excludePaths would remove {path}, which {whom} points to");
+        }
+    }
+    Ok(excluded)
+}
+
+fn store_layer(graph: &ClosureGraph, group: StoreLayer) -> LayerPlan {
+    let nar_size = group
+        .paths
         .iter()
         .map(|&id| graph.node(id).nar_size)
         .sum::<Option<u64>>();
-    LayerPlan::Store {
-        paths: ids.iter().map(|&id| graph.node(id).path.clone()).collect(),
+    LayerPlan {
+        paths: group
+            .paths
+            .iter()
+            .map(|&id| graph.node(id).path.clone())
+            .collect(),
+        root: RootTree::default(),
         nar_size,
+        reason: group.reason,
     }
 }
 
@@ -146,12 +241,14 @@ fn store_layer(graph: &ClosureGraph, ids: &[NodeId]) -> LayerPlan {
 mod tests {
     use super::*;
     use crate::rootfs::RootEntry;
-    use crate::test_support::graph as test_graph;
+    use crate::spec::{ExplicitLayer, LayeringStrategy};
+    use crate::test_support::{graph as test_graph, store_path};
 
     fn spec(max_layers: usize) -> ImageSpec {
         ImageSpec {
             name: "test".into(),
             max_layers,
+            layering: LayeringStrategy::Popularity,
             ..ImageSpec::default()
         }
     }
@@ -165,16 +262,26 @@ mod tests {
         tree
     }
 
+    fn contents_root() -> RootTrees {
+        RootTrees {
+            contents: root(),
+            explicit: Vec::new(),
+        }
+    }
+
+    fn names(layer: &LayerPlan) -> Vec<&str> {
+        layer.paths.iter().map(StorePath::name).collect()
+    }
+
     #[test]
     fn customisation_layer_counts_against_the_budget() {
         let g = test_graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[])]);
-        let plan = make_plan(spec(2), &g, &[], root(), "/nix/store").unwrap();
+        let plan = make_plan(spec(2), &g, &[], contents_root(), "/nix/store").unwrap();
         assert_eq!(plan.layers.len(), 2);
-        assert!(
-            matches!(&plan.layers[0], LayerPlan::Store { paths, nar_size: Some(3) } if paths.len() == 3)
-        );
-        assert!(matches!(plan.layers[1], LayerPlan::Root { .. }));
-        let plan = make_plan(spec(2), &g, &[], RootTree::default(), "/nix/store").unwrap();
+        assert_eq!(plan.layers[0].paths.len(), 3);
+        assert_eq!(plan.layers[0].nar_size, Some(3));
+        assert!(plan.layers[1].paths.is_empty() && !plan.layers[1].root.is_empty());
+        let plan = make_plan(spec(2), &g, &[], RootTrees::default(), "/nix/store").unwrap();
         assert_eq!(
             plan.layers.len(),
             2,
@@ -190,7 +297,7 @@ mod tests {
             spec(10),
             &g,
             std::slice::from_ref(&helper),
-            RootTree::default(),
+            RootTrees::default(),
             "/nix/store",
         )
         .unwrap();
@@ -203,15 +310,137 @@ mod tests {
     fn an_empty_image_is_an_error() {
         let g = test_graph(&[("spec", &[])]);
         let helper = g.node(0).path.clone();
-        let err = make_plan(spec(10), &g, &[helper], RootTree::default(), "/nix/store");
+        let err = make_plan(spec(10), &g, &[helper], RootTrees::default(), "/nix/store");
         assert!(err.is_err());
     }
 
     #[test]
     fn plans_round_trip_through_json() {
         let g = test_graph(&[("a", &["b"]), ("b", &[])]);
-        let plan = make_plan(spec(5), &g, &[], root(), "/nix/store").unwrap();
+        let plan = make_plan(spec(5), &g, &[], contents_root(), "/nix/store").unwrap();
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<ImagePlan>(&text).unwrap(), plan);
+    }
+
+    #[test]
+    fn explicit_layers_stack_and_keep_their_paths_from_automatic_layers() {
+        let g = test_graph(&[
+            ("app", &["runtime", "libc"]),
+            ("runtime", &["libc"]),
+            ("libc", &[]),
+            ("tool", &["libc"]),
+        ]);
+        let mut s = spec(10);
+        s.layers = vec![
+            ExplicitLayer {
+                deps: vec![store_path("libc")],
+                ..ExplicitLayer::default()
+            },
+            ExplicitLayer {
+                deps: vec![store_path("runtime")],
+                ..ExplicitLayer::default()
+            },
+        ];
+        let roots = RootTrees {
+            contents: RootTree::default(),
+            explicit: vec![RootTree::default(), root()],
+        };
+        let plan = make_plan(s, &g, &[], roots, "/nix/store").unwrap();
+        assert_eq!(names(&plan.layers[0]), ["libc"]);
+        assert_eq!(
+            names(&plan.layers[1]),
+            ["runtime"],
+            "the base layer's libc is not repeated"
+        );
+        assert!(
+            !plan.layers[1].root.is_empty(),
+            "copyToRoot of the second layer"
+        );
+        let automatic: Vec<&str> = plan.layers[2..].iter().flat_map(names).collect();
+        assert_eq!(automatic.len(), 2);
+        assert!(automatic.contains(&"app") && automatic.contains(&"tool"));
+    }
+
+    #[test]
+    fn an_explicit_layer_is_the_same_whatever_else_the_image_holds() {
+        let layer = ExplicitLayer {
+            deps: vec![store_path("runtime")],
+            ..ExplicitLayer::default()
+        };
+        let plan_of = |g: ClosureGraph| {
+            let mut s = spec(10);
+            s.layers = vec![layer.clone()];
+            let roots = RootTrees {
+                contents: RootTree::default(),
+                explicit: vec![RootTree::default()],
+            };
+            make_plan(s, &g, &[], roots, "/nix/store").unwrap().layers[0].clone()
+        };
+        let one = plan_of(test_graph(&[
+            ("app", &["runtime"]),
+            ("runtime", &["libc"]),
+            ("libc", &[]),
+        ]));
+        let two = plan_of(test_graph(&[
+            ("other", &["runtime", "x"]),
+            ("x", &[]),
+            ("runtime", &["libc"]),
+            ("libc", &[]),
+        ]));
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn exclude_paths_by_path_or_expression() {
+        let g = test_graph(&[("app", &["docs", "libc"]), ("docs", &[]), ("libc", &[])]);
+        let mut s = spec(10);
+        s.exclude_paths = vec![".*-docs".to_owned()];
+        let plan = make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap();
+        let all: Vec<&str> = plan.layers.iter().flat_map(names).collect();
+        assert!(!all.contains(&"docs") && all.len() == 2, "{all:?}");
+        s.exclude_paths = vec![store_path("docs")];
+        assert!(make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").is_ok());
+
+        s.exclude_paths = vec!["nothing-like-this".to_owned()];
+        let err = format!(
+            "{:#}",
+            make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+        );
+        assert!(err.contains("matches no store path"), "{err}");
+        s.exclude_paths = vec!["(".to_owned()];
+        let err = format!(
+            "{:#}",
+            make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+        );
+        assert!(err.contains("regular expression"), "{err}");
+        s.exclude_paths = vec![".*-libc".to_owned()];
+        s.config.cmd = Some(vec![format!("{}/bin/x", store_path("libc"))]);
+        let err = format!(
+            "{:#}",
+            make_plan(s, &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+        );
+        assert!(err.contains("the image config points to"), "{err}");
+    }
+
+    #[test]
+    fn explicit_layers_must_leave_room() {
+        let g = test_graph(&[("a", &["b"]), ("b", &[])]);
+        let mut s = spec(2);
+        s.layers = vec![
+            ExplicitLayer {
+                deps: vec![store_path("b")],
+                ..ExplicitLayer::default()
+            };
+            1
+        ];
+        let roots = RootTrees {
+            contents: root(),
+            explicit: vec![RootTree::default()],
+        };
+        let err = format!(
+            "{:#}",
+            make_plan(s, &g, &[], roots, "/nix/store").unwrap_err()
+        );
+        assert!(err.contains("raise maxLayers"), "{err}");
     }
 }

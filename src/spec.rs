@@ -58,6 +58,22 @@ pub struct ImageSpec {
     /// More store paths to put into the image, besides those that `contents`
     /// and `config` refer to.
     pub store_paths: Vec<String>,
+    /// Layers chosen by the user, bottom first, below the automatic ones.
+    pub layers: Vec<ExplicitLayer>,
+    /// Store paths to leave out of the image: store paths, or regular
+    /// expressions matched against whole store paths.
+    pub exclude_paths: Vec<String>,
+}
+
+/// A layer of the user's (`buildLayer`): the closures of `deps` and of
+/// `copyToRoot`, less what the layers below it hold, and `copyToRoot` merged
+/// at `/`. The same layer in several images has the same digest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ExplicitLayer {
+    pub deps: Vec<String>,
+    #[serde(alias = "contents")]
+    pub copy_to_root: Vec<String>,
 }
 
 impl Default for ImageSpec {
@@ -80,6 +96,8 @@ impl Default for ImageSpec {
             gname: "root".to_owned(),
             include_store_paths: true,
             store_paths: Vec::new(),
+            layers: Vec::new(),
+            exclude_paths: Vec::new(),
         }
     }
 }

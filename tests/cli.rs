@@ -119,7 +119,8 @@ fn plan_prints_the_layers_without_writing_them() {
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let layers = plan["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
-    assert_eq!(layers[0]["kind"], "store");
     assert_eq!(layers[0]["paths"], serde_json::json!([busybox]));
-    assert_eq!(layers[1]["kind"], "root");
+    assert!(layers[0]["reason"].as_str().unwrap().contains("busybox"));
+    assert_eq!(layers[1]["paths"], serde_json::json!([]));
+    assert!(layers[1]["root"]["bin"].is_object(), "{}", layers[1]);
 }

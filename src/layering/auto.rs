@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use anyhow::{Result, bail};
 
 use crate::closure::{ClosureGraph, NodeId};
+use crate::layering::StoreLayer;
 
 /// The primaries that claim a path, ascending; or, with
 /// [`Options::primaries_alone`], a primary's own group `[OWN, primary]`; or,
@@ -24,10 +25,11 @@ type Group = Vec<NodeId>;
 
 const OWN: NodeId = NodeId::MAX;
 const TOP: NodeId = NodeId::MAX - 1;
-const UNCLAIMED: NodeId = NodeId::MAX - 2;
+const TOP_BUCKET: NodeId = NodeId::MAX - 2;
+const UNCLAIMED: NodeId = NodeId::MAX - 3;
 
 /// Refinements of the grouping, for the `stable` strategy.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// A primary gets a layer of its own, apart from the dependencies it
     /// claims: when it changes, they need not be sent again.
@@ -44,11 +46,20 @@ pub struct Options {
     pub unclaimed_spread: bool,
 }
 
+impl Options {
+    /// The `stable` strategy: every refinement.
+    pub const STABLE: Options = Options {
+        primaries_alone: true,
+        top_level_apart: true,
+        unclaimed_spread: true,
+    };
+}
+
 pub fn layers(
     graph: &ClosureGraph,
     excluded: &BTreeSet<NodeId>,
     budget: usize,
-) -> Result<Vec<Vec<NodeId>>> {
+) -> Result<Vec<StoreLayer>> {
     layers_with(graph, excluded, budget, Options::default())
 }
 
@@ -57,7 +68,7 @@ pub fn layers_with(
     excluded: &BTreeSet<NodeId>,
     budget: usize,
     options: Options,
-) -> Result<Vec<Vec<NodeId>>> {
+) -> Result<Vec<StoreLayer>> {
     let sizes = nar_sizes(graph)?;
     let referrers = graph.referrers();
     let mut groups: Vec<Group> = vec![Vec::new(); graph.len()];
@@ -93,7 +104,10 @@ pub fn layers_with(
             groups[node] = if fits || (large && rank < alone_cap) {
                 vec![TOP, node]
             } else {
-                vec![TOP, name_bucket(graph.node(node).path.name(), buckets)]
+                vec![
+                    TOP_BUCKET,
+                    name_bucket(graph.node(node).path.name(), buckets),
+                ]
             };
         }
     }
@@ -174,18 +188,40 @@ pub fn layers_with(
             .or_default()
             .push(node);
     }
-    let mut layers: Vec<(u64, Vec<NodeId>)> = by_group
-        .into_values()
-        .map(|paths| (closure_size(graph, &paths, &sizes), paths))
+    let mut layers: Vec<(u64, Vec<NodeId>, Group)> = by_group
+        .into_iter()
+        .map(|(group, paths)| (closure_size(graph, &paths, &sizes), paths, group))
         .collect();
     layers.sort();
-    Ok(layers.into_iter().map(|(_, paths)| paths).collect())
+    Ok(layers
+        .into_iter()
+        .map(|(_, paths, group)| StoreLayer {
+            reason: reason(graph, &group),
+            paths,
+        })
+        .collect())
+}
+
+/// Why the paths of `group` share a layer.
+fn reason(graph: &ClosureGraph, group: &Group) -> String {
+    let name = |n: NodeId| graph.node(n).path.name().to_owned();
+    match group.as_slice() {
+        [OWN, primary] => format!("{}, one of the largest paths, alone", name(*primary)),
+        [TOP, node] => format!("{}, a top-level package, alone", name(*node)),
+        [TOP_BUCKET, bucket] => format!("smaller top-level packages, name bucket {bucket}"),
+        [UNCLAIMED, bucket] => format!("paths no large path needs, name bucket {bucket}"),
+        [] => "paths no large path needs".to_owned(),
+        primaries => {
+            let names: Vec<String> = primaries.iter().map(|&p| name(p)).collect();
+            format!("needed by {} and by no larger path", names.join(", "))
+        }
+    }
 }
 
 /// Whether a group is a primary's own or a top-level path's, which no later
 /// primary changes.
 fn is_fixed(group: &Group) -> bool {
-    matches!(group.first(), Some(&OWN) | Some(&TOP))
+    matches!(group.first(), Some(&OWN) | Some(&TOP) | Some(&TOP_BUCKET))
 }
 
 /// A bucket for `name`, from a hash of it (FNV-1a), so that a path keeps its
@@ -230,16 +266,11 @@ fn reachable<'a>(start: NodeId, next: impl Fn(NodeId) -> &'a Vec<NodeId>) -> Vec
 
 /// The NAR size of the closure of `paths`.
 fn closure_size(graph: &ClosureGraph, paths: &[NodeId], sizes: &[u64]) -> u64 {
-    let mut seen: BTreeSet<NodeId> = paths.iter().copied().collect();
-    let mut stack: Vec<NodeId> = paths.to_vec();
-    while let Some(node) = stack.pop() {
-        for &r in &graph.node(node).references {
-            if seen.insert(r) {
-                stack.push(r);
-            }
-        }
-    }
-    seen.iter().map(|&n| sizes[n]).sum()
+    graph
+        .closure_of(paths.iter().copied())
+        .into_iter()
+        .map(|n| sizes[n])
+        .sum()
 }
 
 #[cfg(test)]
@@ -262,11 +293,12 @@ mod tests {
     }
 
     /// Each layer's path names, sorted.
-    fn named(graph: &ClosureGraph, layers: &[Vec<NodeId>]) -> Vec<Vec<String>> {
+    fn named(graph: &ClosureGraph, layers: &[StoreLayer]) -> Vec<Vec<String>> {
         layers
             .iter()
             .map(|l| {
                 let mut names: Vec<String> = l
+                    .paths
                     .iter()
                     .map(|&n| graph.node(n).path.name().to_owned())
                     .collect();
@@ -346,11 +378,7 @@ mod tests {
         assert!(err.contains("popularity"), "{err}");
     }
 
-    const STABLE: Options = Options {
-        primaries_alone: true,
-        top_level_apart: true,
-        unclaimed_spread: true,
-    };
+    const STABLE: Options = Options::STABLE;
 
     #[test]
     fn stable_keeps_top_level_packages_and_primaries_apart() {

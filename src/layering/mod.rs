@@ -10,17 +10,25 @@ use anyhow::Result;
 use crate::closure::{ClosureGraph, NodeId};
 use crate::spec::LayeringStrategy;
 
+/// A layer of store paths, and why they are together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreLayer {
+    /// Ascending.
+    pub paths: Vec<NodeId>,
+    pub reason: String,
+}
+
 /// Groups the store paths of `graph`, except `excluded`, into at most
-/// `budget` layers, bottom layer first. Within a layer paths are ascending.
+/// `budget` layers, bottom layer first.
 ///
-/// Excluded paths (the image's own helper files) still take part in ordering,
-/// as they do in nixpkgs, but land in no layer.
+/// Excluded paths (the image's own helper files, paths in explicit layers)
+/// still take part in ordering, as they do in nixpkgs, but land in no layer.
 pub fn store_layers(
     graph: &ClosureGraph,
     strategy: LayeringStrategy,
     excluded: &BTreeSet<NodeId>,
     budget: usize,
-) -> Result<Vec<Vec<NodeId>>> {
+) -> Result<Vec<StoreLayer>> {
     assert!(
         budget >= 1,
         "the layer budget is checked when the spec is read"
@@ -33,42 +41,51 @@ pub fn store_layers(
                 .collect();
             split_by_budget(order, budget)
         }
-        LayeringStrategy::Auto => auto::layers(graph, excluded, budget)?,
-        LayeringStrategy::Stable => auto::layers_with(
-            graph,
-            excluded,
-            budget,
-            auto::Options {
-                primaries_alone: true,
-                top_level_apart: true,
-                unclaimed_spread: true,
-            },
-        )?,
-        LayeringStrategy::Single => {
-            vec![
-                (0..graph.len())
-                    .filter(|id| !excluded.contains(id))
-                    .collect(),
-            ]
+        LayeringStrategy::Stable => {
+            auto::layers_with(graph, excluded, budget, auto::Options::STABLE)?
         }
+        LayeringStrategy::Auto => auto::layers(graph, excluded, budget)?,
+        LayeringStrategy::Single => vec![StoreLayer {
+            paths: (0..graph.len())
+                .filter(|id| !excluded.contains(id))
+                .collect(),
+            reason: "every store path (single-layer image)".to_owned(),
+        }],
     };
-    layers.retain(|layer| !layer.is_empty());
+    layers.retain(|layer| !layer.paths.is_empty());
     for layer in &mut layers {
-        layer.sort_unstable();
+        layer.paths.sort_unstable();
     }
     Ok(layers)
 }
 
 /// One layer per path while the budget lasts; when there are more paths than
 /// layers, the first `budget - 1` get a layer each and the rest share the last.
-fn split_by_budget(order: Vec<NodeId>, budget: usize) -> Vec<Vec<NodeId>> {
-    if order.len() <= budget {
-        return order.into_iter().map(|id| vec![id]).collect();
-    }
+fn split_by_budget(order: Vec<NodeId>, budget: usize) -> Vec<StoreLayer> {
+    let singles = if order.len() <= budget {
+        order.len()
+    } else {
+        budget - 1
+    };
     let mut rest = order;
-    let shared = rest.split_off(budget - 1);
-    let mut layers: Vec<Vec<NodeId>> = rest.into_iter().map(|id| vec![id]).collect();
-    layers.push(shared);
+    let shared = rest.split_off(singles);
+    let mut layers: Vec<StoreLayer> = rest
+        .into_iter()
+        .enumerate()
+        .map(|(rank, id)| StoreLayer {
+            paths: vec![id],
+            reason: format!("popularity rank {}", rank + 1),
+        })
+        .collect();
+    if !shared.is_empty() {
+        layers.push(StoreLayer {
+            paths: shared,
+            reason: format!(
+                "the less popular paths (rank {} and below), sharing the last layer",
+                singles + 1
+            ),
+        });
+    }
     layers
 }
 
@@ -86,16 +103,24 @@ mod tests {
 
     #[test]
     fn budget_split() {
+        let paths = |order: Vec<NodeId>, budget| -> Vec<Vec<NodeId>> {
+            split_by_budget(order, budget)
+                .into_iter()
+                .map(|l| l.paths)
+                .collect()
+        };
+        assert_eq!(paths(vec![3, 1, 2], 3), vec![vec![3], vec![1], vec![2]]);
         assert_eq!(
-            split_by_budget(vec![3, 1, 2], 3),
-            vec![vec![3], vec![1], vec![2]]
-        );
-        assert_eq!(
-            split_by_budget(vec![3, 1, 2, 0], 3),
+            paths(vec![3, 1, 2, 0], 3),
             vec![vec![3], vec![1], vec![2, 0]]
         );
-        assert_eq!(split_by_budget(vec![3, 1, 2], 1), vec![vec![3, 1, 2]]);
-        assert!(split_by_budget(vec![], 4).is_empty());
+        assert_eq!(paths(vec![3, 1, 2], 1), vec![vec![3, 1, 2]]);
+        assert!(paths(vec![], 4).is_empty());
+        let shared = &split_by_budget(vec![3, 1, 2, 0], 3)[2];
+        assert_eq!(
+            shared.reason,
+            "the less popular paths (rank 3 and below), sharing the last layer"
+        );
     }
 
     #[test]
@@ -114,7 +139,7 @@ mod tests {
             for budget in 1..5 {
                 let layers = store_layers(&g, strategy, &excluded, budget).unwrap();
                 assert!(layers.len() <= budget);
-                let mut all: Vec<NodeId> = layers.concat();
+                let mut all: Vec<NodeId> = layers.iter().flat_map(|l| l.paths.clone()).collect();
                 all.sort();
                 let mut expected: Vec<NodeId> = (0..g.len()).filter(|&i| i != helper).collect();
                 expected.sort();
@@ -123,7 +148,7 @@ mod tests {
         }
         let layers = store_layers(&g, LayeringStrategy::Popularity, &excluded, 2).unwrap();
         assert_eq!(
-            g.node(layers[0][0]).path.name(),
+            g.node(layers[0].paths[0]).path.name(),
             "libc",
             "most popular first"
         );
@@ -175,7 +200,8 @@ mod tests {
                 .unwrap()
                 .into_iter()
                 .map(|l| {
-                    l.into_iter()
+                    l.paths
+                        .into_iter()
                         .map(|i| g.node(i).path.name().to_owned())
                         .collect()
                 })
