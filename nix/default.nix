@@ -20,4 +20,5 @@ in
   buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
   buildImage = import ./build-image.nix { inherit imageFunction; };
+  buildLayer = import ./build-layer.nix;
 }

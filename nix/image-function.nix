@@ -29,11 +29,21 @@
   uname ? "root",
   gname ? "root",
   includeStorePaths ? true,
+  # Layers of buildLayer, bottom first, below the automatic ones.
+  layers ? [ ],
+  # Store paths, or regular expressions over them, to leave out.
+  excludePaths ? [ ],
   passthru ? { },
   meta ? { },
 }:
 let
   roots = if copyToRoot != null then copyToRoot else contents;
+  layerSpec =
+    layer:
+    if layer._type or null == "strataLayer" then
+      { inherit (layer) deps copyToRoot; }
+    else
+      throw "strata: every entry of `layers` must come from buildLayer";
   spec = imageSpec {
     inherit
       name
@@ -51,6 +61,8 @@ let
       includeStorePaths
       ;
     contents = if builtins.isList roots then roots else [ roots ];
+    layers = map layerSpec layers;
+    excludePaths = map toString excludePaths;
   };
   result = strataDerivation (
     spec.builderAttrs
@@ -63,6 +75,14 @@ let
   );
   allPassthru = passthru // {
     inherit (spec) imageName imageTag;
+    # The layering plan (JSON), for `strata explain --plan`.
+    plan = strataDerivation (
+      spec.builderAttrs
+      // {
+        name = "${baseNameOf name}-plan.json";
+        step = "plan";
+      }
+    );
   };
 in
 result // allPassthru // { passthru = allPassthru; inherit meta; }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use crate::attrs;
 use crate::closure::{self, PathRecord};
 use crate::emit::{self, ImageDescription};
+use crate::explain;
 use crate::inputs;
 use crate::nix_store;
 use crate::oci::canonical_json;
@@ -75,6 +76,31 @@ pub fn describe(args: &ImageArgs, output: Option<&Path>, threads: usize) -> Resu
 pub fn print_plan(args: &ImageArgs, output: Option<&Path>) -> Result<()> {
     let json = canonical_json(&plan(args)?)?;
     write_json(output, &json)
+}
+
+/// Explains the layers of the image the arguments describe, or of the plan,
+/// description or stream script in `from`.
+pub fn explain(args: &ImageArgs, from: Option<&Path>, json: bool) -> Result<()> {
+    let plan = match from {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            explain::read_plan(&text).with_context(|| {
+                format!(
+                    "{} is not a plan, an image description or a stream script",
+                    path.display()
+                )
+            })?
+        }
+        None => plan(args)?,
+    };
+    let explanation = explain::explain(&plan)?;
+    if json {
+        write_json(None, &canonical_json(&explanation)?)
+    } else {
+        print!("{}", explain::render(&explanation));
+        Ok(())
+    }
 }
 
 /// Streams the archive of a description (or a stream script) to stdout.

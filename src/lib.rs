@@ -10,6 +10,7 @@ pub mod closure;
 pub mod commands;
 pub mod digest;
 pub mod emit;
+pub mod explain;
 pub mod inputs;
 pub mod layer;
 pub mod layering;

@@ -57,6 +57,19 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Explain the layers: their sizes, their store paths (largest first) and
+    /// why each path is where it is
+    Explain {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Explain this plan, image description or stream script (the
+        /// `plan` passthru of the Nix image functions) instead
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Run as the builder of a derivation of the Nix library (reads the
     /// structured attributes of the build)
     Builder {
@@ -80,6 +93,7 @@ fn main() -> ExitCode {
         } => commands::describe(image, output.as_deref(), *threads),
         Command::Stream { description } => commands::stream(description),
         Command::Plan { image, output } => commands::print_plan(image, output.as_deref()),
+        Command::Explain { image, plan, json } => commands::explain(image, plan.as_deref(), *json),
         Command::Builder { step } => nix_builder::run(*step),
     };
     match result {

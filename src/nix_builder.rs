@@ -9,6 +9,7 @@
 //!   the image archive.
 //! - `stream-script`: hashes every layer and writes an executable whose
 //!   interpreter is strata: running it streams the same archive to stdout.
+//! - `plan`: writes the layering plan, for `strata explain`.
 
 use std::io::Write;
 
@@ -34,6 +35,8 @@ pub enum BuilderStep {
     Archive,
     /// Write a script that streams the image archive.
     StreamScript,
+    /// Write the layering plan (JSON).
+    Plan,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -54,6 +57,15 @@ pub fn run(step: BuilderStep) -> Result<()> {
             let plan = plan_from_attrs(&attrs)?;
             emit::build_archive(plan, &out, OutputMode::InPlace, attrs::build_threads()?)?;
             Ok(())
+        }
+        BuilderStep::Plan => {
+            let json = canonical_json(&plan_from_attrs(&attrs)?)?;
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
         }
         BuilderStep::StreamScript => {
             let plan = plan_from_attrs(&attrs)?;

@@ -118,6 +118,30 @@ fn invalid_image_tag() {
 }
 
 #[test]
+fn excluding_a_path_the_config_runs() {
+    let busybox = nix_build("busybox");
+    assert_nix_build_fails(
+        "bad.excluded-command",
+        &[
+            "excludePaths would remove",
+            &busybox,
+            "the image config points to",
+        ],
+    );
+}
+
+#[test]
+fn layers_not_made_by_build_layer() {
+    let output = output_of(&mut nix_build_command("bad.not-a-layer"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("every entry of `layers` must come from buildLayer"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn contents_that_collide() {
     let one = nix_build("clash-one");
     let two = nix_build("clash-two");

@@ -176,3 +176,65 @@ fn image_tag_defaults_to_a_store_hash() {
         serde_json::json!([format!("untagged:{tag}")])
     );
 }
+
+#[test]
+fn images_share_an_explicit_layer_byte_for_byte() {
+    let a = check_image("shared-a", &["busybox"]);
+    let b = check_image("shared-b", &["busybox", "etc-files"]);
+    let layers = |archive: &str| -> Vec<String> {
+        archive_manifest(Path::new(archive))[0]["Layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (a_layers, b_layers) = (layers(&a), layers(&b));
+    assert_eq!(
+        a_layers[0], b_layers[0],
+        "the shared base layer has one digest"
+    );
+    assert_ne!(a_layers[1], b_layers[1], "the second layers differ");
+    assert_eq!(
+        a_layers.len(),
+        2,
+        "the base layer, then the customisation layer"
+    );
+    assert_eq!(b_layers.len(), 3, "base, the stacked layer, customisation");
+    assert_eq!(podman_run("shared-a:test", &[], &[]), "image a\n");
+    assert_eq!(
+        podman_run("shared-b:test", &[], &[]),
+        "hello from /etc\ntree says hi\n"
+    );
+}
+
+#[test]
+fn explain_tells_why_each_layer_holds_its_paths() {
+    let plan = nix_build("images.shared-b.plan");
+    let text = run(Command::new(strata_binary()).args(["explain", "--plan", &plan]));
+    assert!(text.starts_with("shared-b:test: 3 layers"), "{text}");
+    assert!(
+        text.contains("layer 1 of 3") && text.contains("explicit layer 1"),
+        "{text}"
+    );
+    assert!(text.contains("explicit layer 2"), "{text}");
+    assert!(text.contains("customisation layer"), "{text}");
+    let json = run(Command::new(strata_binary()).args(["explain", "--json", "--plan", &plan]));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let second = &json["layers"][1];
+    let tree = nix_build("tree");
+    assert_eq!(
+        second["paths"][0][0],
+        tree.as_str(),
+        "the largest path first"
+    );
+    assert!(
+        second["paths"][0][1].as_u64().unwrap() > 110 << 20,
+        "the tree's sparse file counts"
+    );
+    assert!(second["size"].as_u64().unwrap() >= second["paths"][0][1].as_u64().unwrap());
+    assert_eq!(second["root"], serde_json::json!(["/etc"]));
+    let script = nix_build("streams.busybox");
+    let from_script = run(Command::new(strata_binary()).args(["explain", "--plan", &script]));
+    assert!(from_script.starts_with("busybox:latest"), "{from_script}");
+}

@@ -212,7 +212,14 @@ fn reason(graph: &ClosureGraph, group: &Group) -> String {
         [UNCLAIMED, bucket] => format!("paths no large path needs, name bucket {bucket}"),
         [] => "paths no large path needs".to_owned(),
         primaries => {
-            let names: Vec<String> = primaries.iter().map(|&p| name(p)).collect();
+            const SHOWN: usize = 6;
+            let mut names: Vec<String> = primaries.iter().map(|&p| name(p)).collect();
+            names.sort();
+            if names.len() > SHOWN {
+                let more = names.len() - SHOWN;
+                names.truncate(SHOWN);
+                names.push(format!("{more} more"));
+            }
             format!("needed by {} and by no larger path", names.join(", "))
         }
     }

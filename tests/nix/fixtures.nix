@@ -43,6 +43,12 @@ let
     echo "same bytes as a file elsewhere" > $out/share/duplicate-2
   '';
 
+  sharedBase = lib.buildLayer { deps = [ busybox ]; };
+  etc-files = hostShell "etc-files" ''
+    mkdir -p $out/etc
+    echo "hello from /etc" > $out/etc/greeting
+  '';
+
   # Hard links and duplicate files, for the one test that rewrites them.
   linked = hostShell "linked" ''
     mkdir -p $out/share
@@ -64,7 +70,7 @@ let
 
 in
 {
-  inherit busybox tree linked lib;
+  inherit busybox tree linked etc-files lib;
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
 
@@ -77,6 +83,35 @@ in
         tree
       ];
       config.Cmd = [ "/bin/tree-hello" ];
+    };
+    # Two images on one explicit base layer; the second stacks another.
+    shared-a = lib.buildLayeredImage {
+      name = "shared-a";
+      tag = "test";
+      layers = [ sharedBase ];
+      contents = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "echo image a"
+      ];
+    };
+    shared-b = lib.buildLayeredImage {
+      name = "shared-b";
+      tag = "test";
+      layers = [
+        sharedBase
+        (lib.buildLayer {
+          deps = [ tree ];
+          copyToRoot = [ etc-files ];
+        })
+      ];
+      contents = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "cat /etc/greeting; ${tree}/bin/tree-hello"
+      ];
     };
     untagged = lib.buildLayeredImage {
       name = "untagged";
@@ -113,6 +148,16 @@ in
       name = "bad";
       tag = "v1:latest";
       contents = [ busybox ];
+    };
+    excluded-command = lib.buildLayeredImage {
+      name = "bad";
+      contents = [ busybox ];
+      excludePaths = [ busybox ];
+      config.Cmd = [ "${busybox}/bin/sh" ];
+    };
+    not-a-layer = lib.buildLayeredImage {
+      name = "bad";
+      layers = [ { deps = [ busybox ]; } ];
     };
     collision = lib.buildLayeredImage {
       name = "bad";

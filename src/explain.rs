@@ -1,0 +1,129 @@
+//! `strata explain`: each layer of a plan, its size, its paths (largest
+//! first) and why they share a layer.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::emit::ImageDescription;
+use crate::layer;
+use crate::plan::{ImagePlan, LayerPlan};
+use crate::tar_format::EntryAttrs;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Explanation {
+    pub image: String,
+    pub layers: Vec<LayerExplanation>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerExplanation {
+    pub reason: String,
+    /// Bytes of the layer's tar.
+    pub size: u64,
+    /// Store paths, largest first, with their bytes in the layer.
+    pub paths: Vec<(String, u64)>,
+    /// Entries the layer puts at `/`.
+    pub root: Vec<String>,
+}
+
+/// Reads a plan from a plan or description JSON file, or a stream script.
+pub fn read_plan(text: &str) -> Result<ImagePlan> {
+    let json = match text.strip_prefix("#!") {
+        Some(script) => script.split_once('\n').map_or("", |(_, rest)| rest),
+        None => text,
+    };
+    let value: serde_json::Value = serde_json::from_str(json).context("not JSON")?;
+    if value.get("plan").is_some() {
+        let description: ImageDescription =
+            serde_json::from_value(value).context("not an image description")?;
+        return Ok(description.plan);
+    }
+    serde_json::from_value(value).context("not a layering plan")
+}
+
+/// Sizes every layer and path of `plan` from the store's metadata.
+pub fn explain(plan: &ImagePlan) -> Result<Explanation> {
+    let attrs = plan.entry_attrs();
+    let layers = plan
+        .layers
+        .iter()
+        .map(|l| explain_layer(l, &plan.store_dir, &attrs))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Explanation {
+        image: plan.spec.repo_tag(),
+        layers,
+    })
+}
+
+fn explain_layer(
+    layer: &LayerPlan,
+    store_dir: &str,
+    attrs: &EntryAttrs,
+) -> Result<LayerExplanation> {
+    let size = layer::layer_size(layer, store_dir, attrs)?;
+    let mut paths = layer
+        .paths
+        .iter()
+        .map(|path| {
+            let alone = LayerPlan {
+                paths: vec![path.clone()],
+                root: Default::default(),
+                nar_size: None,
+                reason: String::new(),
+            };
+            // A path's share of the layer: its entries, without the ones
+            // every layer starts and ends with.
+            let empty = LayerPlan {
+                paths: Vec::new(),
+                ..alone.clone()
+            };
+            let bytes = layer::layer_size(&alone, store_dir, attrs)?
+                - layer::layer_size(&empty, store_dir, attrs)?;
+            Ok((path.to_string(), bytes))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(LayerExplanation {
+        reason: layer.reason.clone(),
+        size,
+        paths,
+        root: layer.root.entries.keys().map(|n| format!("/{n}")).collect(),
+    })
+}
+
+/// The explanation as text for a person.
+pub fn render(explanation: &Explanation) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    let total: u64 = explanation.layers.iter().map(|l| l.size).sum();
+    let mut out = format!(
+        "{}: {} layers, {:.1} MiB\n",
+        explanation.image,
+        explanation.layers.len(),
+        mib(total)
+    );
+    let count = explanation.layers.len();
+    for (index, layer) in explanation.layers.iter().enumerate() {
+        let paths = match layer.paths.len() {
+            1 => "1 store path".to_owned(),
+            n => format!("{n} store paths"),
+        };
+        let _ = writeln!(
+            out,
+            "\nlayer {} of {count}: {:.1} MiB, {paths}: {}",
+            index + 1,
+            mib(layer.size),
+            layer.reason
+        );
+        for (path, bytes) in &layer.paths {
+            let _ = writeln!(out, "  {:>10.1} MiB  {path}", mib(*bytes));
+        }
+        if !layer.root.is_empty() {
+            let _ = writeln!(out, "  at /: {}", layer.root.join(" "));
+        }
+    }
+    out
+}
