@@ -552,12 +552,12 @@ fn report(
                 }
             }
             let ratio = if minimum == 0 {
-                f64::NAN
+                "—".to_owned()
             } else {
-                shipped as f64 / minimum as f64
+                format!("{:.2}", shipped as f64 / minimum as f64)
             };
             print!(
-                " {:.1} | {ratio:.2} | {} | {:.1} |",
+                " {:.1} | {ratio} | {} | {:.1} |",
                 mib(shipped),
                 new.len(),
                 mib(largest)
