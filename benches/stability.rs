@@ -48,6 +48,18 @@ struct Package {
     deps: Vec<String>,
 }
 
+impl Package {
+    /// Version 1 of a package.
+    fn new(name: String, size: u64, deps: Vec<String>) -> Self {
+        Package {
+            name,
+            version: 1,
+            size,
+            deps,
+        }
+    }
+}
+
 /// A set of packages and the image's top-level ones.
 #[derive(Clone)]
 struct Universe {
@@ -143,15 +155,7 @@ fn synthetic_universe(seed: u64) -> Universe {
     let mut rng = Rng::new(seed);
     let mut packages = BTreeMap::new();
     let mut add = |name: String, size: u64, deps: Vec<String>| {
-        packages.insert(
-            name.clone(),
-            Package {
-                name,
-                version: 1,
-                size,
-                deps,
-            },
-        );
+        packages.insert(name.clone(), Package::new(name, size, deps));
     };
     let mib = |n: u64| n << 20;
     add("libc".into(), mib(30), vec![]);
@@ -317,15 +321,7 @@ fn debian_universe() -> Option<Universe> {
             .collect();
         deps.sort();
         deps.dedup();
-        packages.insert(
-            name.clone(),
-            Package {
-                name,
-                version: 1,
-                size,
-                deps,
-            },
-        );
+        packages.insert(name.clone(), Package::new(name, size, deps));
     }
     let depended: BTreeSet<&String> = packages.values().flat_map(|p| &p.deps).collect();
     let top_level = packages
@@ -413,12 +409,7 @@ fn cases(
     let new_deps = base.packages[mid].deps.clone();
     added.packages.insert(
         "new-tool".into(),
-        Package {
-            name: "new-tool".into(),
-            version: 1,
-            size: 3 << 20,
-            deps: new_deps,
-        },
+        Package::new("new-tool".into(), 3 << 20, new_deps),
     );
     added.top_level.push("new-tool".into());
     let mut without = base.clone();
