@@ -18,9 +18,10 @@ use anyhow::{Result, bail};
 use crate::closure::{ClosureGraph, NodeId};
 use crate::layering::StoreLayer;
 
-/// The primaries that claim a path, ascending; or, with
-/// [`Options::primaries_alone`], a primary's own group `[OWN, primary]`; or,
-/// with [`Options::top_level_apart`], a top-level path's `[TOP, bucket]`.
+/// Which layer a path goes to: the primaries that claim it, ascending (none
+/// for an unclaimed path); or a marker and a number: `[OWN, primary]` for a
+/// primary alone, `[TOP, node]` for a top-level path alone,
+/// `[TOP_BUCKET, bucket]` and `[UNCLAIMED, bucket]` for paths shared by name.
 type Group = Vec<NodeId>;
 
 const OWN: NodeId = NodeId::MAX;
@@ -74,41 +75,9 @@ pub fn layers_with(
     let mut groups: Vec<Group> = vec![Vec::new(); graph.len()];
     let mut top_level = BTreeSet::new();
     if options.top_level_apart && budget >= 2 {
-        top_level = (0..graph.len())
-            .filter(|&n| {
-                !excluded.contains(&n) && referrers[n].iter().all(|r| excluded.contains(r))
-            })
-            .collect();
-        // Half the budget, or more when the other paths need fewer layers.
-        let others = (0..graph.len())
-            .filter(|n| !excluded.contains(n) && !top_level.contains(n))
-            .count();
-        let share = budget.saturating_sub(others.min(budget / 2)).max(1);
-        // Alone: every top-level path when they fit; else those larger than
-        // an even share of the top-level bytes (a threshold that moves little
-        // when a package comes or goes), at most half of the share.
-        let total: u64 = top_level.iter().map(|&n| sizes[n]).sum();
-        let mut by_size: Vec<NodeId> = top_level.iter().copied().collect();
-        by_size.sort_by(|&a, &b| {
-            let (pa, pb) = (&graph.node(a).path, &graph.node(b).path);
-            sizes[b]
-                .cmp(&sizes[a])
-                .then_with(|| pa.name().cmp(pb.name()))
-                .then_with(|| pa.cmp(pb))
-        });
-        let fits = by_size.len() <= share;
-        let alone_cap = if fits { share } else { share / 2 };
-        let buckets = (share - alone_cap).max(1);
-        for (rank, &node) in by_size.iter().enumerate() {
-            let large = u128::from(sizes[node]) * share as u128 >= u128::from(total);
-            groups[node] = if fits || (large && rank < alone_cap) {
-                vec![TOP, node]
-            } else {
-                vec![
-                    TOP_BUCKET,
-                    name_bucket(graph.node(node).path.name(), buckets),
-                ]
-            };
+        for (node, group) in top_level_groups(graph, excluded, &referrers, &sizes, budget) {
+            top_level.insert(node);
+            groups[node] = group;
         }
     }
     let unclaimed_buckets = if options.unclaimed_spread {
@@ -200,6 +169,54 @@ pub fn layers_with(
             paths,
         })
         .collect())
+}
+
+/// The groups of the top-level paths (those only excluded paths refer to).
+/// Half the budget goes to them, or more when the other paths need fewer
+/// layers. When they fit, each is alone; else those larger than an even share
+/// of the top-level bytes (a threshold that moves little when a package comes
+/// or goes) are alone, at most half of that share, and the rest share the
+/// other half by a hash of their name.
+fn top_level_groups(
+    graph: &ClosureGraph,
+    excluded: &BTreeSet<NodeId>,
+    referrers: &[Vec<NodeId>],
+    sizes: &[u64],
+    budget: usize,
+) -> Vec<(NodeId, Group)> {
+    let top_level: Vec<NodeId> = (0..graph.len())
+        .filter(|&n| !excluded.contains(&n) && referrers[n].iter().all(|r| excluded.contains(r)))
+        .collect();
+    let others = graph.len() - excluded.len() - top_level.len();
+    let share = budget.saturating_sub(others.min(budget / 2)).max(1);
+    let total: u64 = top_level.iter().map(|&n| sizes[n]).sum();
+    let mut by_size = top_level;
+    by_size.sort_by(|&a, &b| {
+        let (pa, pb) = (&graph.node(a).path, &graph.node(b).path);
+        sizes[b]
+            .cmp(&sizes[a])
+            .then_with(|| pa.name().cmp(pb.name()))
+            .then_with(|| pa.cmp(pb))
+    });
+    let fits = by_size.len() <= share;
+    let alone_cap = if fits { share } else { share / 2 };
+    let buckets = (share - alone_cap).max(1);
+    by_size
+        .iter()
+        .enumerate()
+        .map(|(rank, &node)| {
+            let large = u128::from(sizes[node]) * share as u128 >= u128::from(total);
+            let group = if fits || (large && rank < alone_cap) {
+                vec![TOP, node]
+            } else {
+                vec![
+                    TOP_BUCKET,
+                    name_bucket(graph.node(node).path.name(), buckets),
+                ]
+            };
+            (node, group)
+        })
+        .collect()
 }
 
 /// Why the paths of `group` share a layer.
