@@ -33,6 +33,9 @@
   layers ? [ ],
   # Store paths, or regular expressions over them, to leave out.
   excludePaths ? [ ],
+  # Layer compression: "none", "gz" or "zstd", and its level.
+  compressor ? "gz",
+  compressionLevel ? null,
   passthru ? { },
   meta ? { },
 }:
@@ -59,6 +62,8 @@ let
       uname
       gname
       includeStorePaths
+      compressor
+      compressionLevel
       ;
     contents = if builtins.isList roots then roots else [ roots ];
     layers = map layerSpec layers;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::attrs;
 use crate::closure::{self, PathRecord};
+use crate::compress::Compressor;
 use crate::emit::{self, ImageDescription};
 use crate::explain;
 use crate::inputs;
@@ -44,6 +45,12 @@ pub struct ImageArgs {
     /// How store paths are grouped into layers
     #[arg(long, value_enum)]
     pub layering: Option<LayeringStrategy>,
+    /// How layers are compressed (default gz)
+    #[arg(long, value_enum)]
+    pub compressor: Option<Compressor>,
+    /// The compressor's level: gz 0-9 (default 6), zstd 1-19 (default 3)
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
     /// Closure file (exportReferencesGraph JSON or text, or nix-store --dump-db
     /// output) instead of asking nix-store
     #[arg(long, value_name = "FILE")]

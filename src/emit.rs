@@ -15,14 +15,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, BLOB_HEADER_LEN};
+use crate::compress::{Compressor, Encoder};
 use crate::digest::HashingWriter;
 use crate::layer::{self, COPY_BUFFER};
 use crate::oci::{self, LayerBlob};
 use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
 use crate::plan::ImagePlan;
 use crate::tar_format;
-
-const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// A plan with the digests of its layers: everything needed to write the
 /// archive in one pass, later, from the store.
@@ -33,29 +32,53 @@ pub struct ImageDescription {
     pub layers: Vec<LayerBlob>,
 }
 
-/// Writes layer `index` of `plan` to `out`, hashing it on the way.
+/// Writes layer `index` of `plan` to `out`, compressed as the plan says,
+/// hashing the tar and the compressed bytes on the way. `workers` is how
+/// many threads the compressor may use (it does not change the bytes).
 fn write_layer_blob<W: Write>(
     plan: &ImagePlan,
     index: usize,
     out: W,
     buffer: &mut [u8],
+    workers: u32,
 ) -> Result<(LayerBlob, W)> {
-    let hashing = layer::write_layer(
+    let spec = &plan.spec;
+    let encoder = Encoder::new(
+        spec.compressor,
+        spec.compression_level,
+        workers,
+        HashingWriter::new(out),
+    )?;
+    let tar = layer::write_layer(
         &plan.layers[index],
         &plan.store_dir,
         &plan.entry_attrs(),
-        HashingWriter::new(out),
+        HashingWriter::new(encoder),
         buffer,
     )
     .with_context(|| format!("while writing layer {}", index + 1))?;
-    let (digest, size, out) = hashing.finish();
+    let (diff_id, _, encoder) = tar.finish();
+    let (digest, size, out) = encoder.finish()?.finish();
     let blob = LayerBlob {
-        diff_id: digest,
+        diff_id,
         digest,
         size,
-        media_type: LAYER_MEDIA_TYPE.to_owned(),
+        media_type: spec.compressor.media_type().to_owned(),
     };
     Ok((blob, out))
+}
+
+/// Threads for compressing layer `index`: its share of all cores, by size.
+fn compression_workers(plan: &ImagePlan, index: usize, threads: usize) -> u32 {
+    let cores = if threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        threads
+    };
+    let total: u64 = plan.layers.iter().map(|l| l.estimated_size()).sum();
+    let share =
+        plan.layers[index].estimated_size() as u128 * cores as u128 / u128::from(total.max(1));
+    u32::try_from(share.clamp(1, cores as u128)).unwrap_or(1)
 }
 
 /// Runs `work` for every layer on `threads` threads (0: one per core),
@@ -100,17 +123,76 @@ fn estimated_sizes(plan: &ImagePlan) -> Vec<u64> {
 /// or a push is later made from.
 pub fn describe(plan: ImagePlan, threads: usize) -> Result<ImageDescription> {
     let layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
-        Ok(write_layer_blob(&plan, index, io::sink(), buffer)?.0)
+        let workers = compression_workers(&plan, index, threads);
+        Ok(write_layer_blob(&plan, index, io::sink(), buffer, workers)?.0)
     })?;
     Ok(ImageDescription { plan, layers })
 }
 
 /// Writes the image archive to `output`; on any error nothing is left there.
-///
-/// Every layer's size is known from metadata before any is written, so the
-/// archive is laid out first and each layer is written straight to its place
-/// in the file, in parallel: every byte is written once.
 pub fn build_archive(
+    plan: ImagePlan,
+    output: &Path,
+    mode: OutputMode,
+    threads: usize,
+) -> Result<ImageDescription> {
+    if plan.spec.compressor == Compressor::None {
+        build_uncompressed_archive(plan, output, mode, threads)
+    } else {
+        build_compressed_archive(plan, output, mode, threads)
+    }
+}
+
+/// Compressed layers have no size until they are written: each is written
+/// to a scratch file, in parallel, and the archive is assembled from them.
+fn build_compressed_archive(
+    plan: ImagePlan,
+    output: &Path,
+    mode: OutputMode,
+    threads: usize,
+) -> Result<ImageDescription> {
+    let scratch = tempfile::Builder::new()
+        .prefix("strata-layers-")
+        .tempdir()
+        .context("cannot create a scratch directory for the layers")?;
+    let written: Vec<(LayerBlob, std::path::PathBuf)> =
+        for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
+            let path = scratch.path().join(format!("layer-{index}"));
+            let file =
+                File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            let workers = compression_workers(&plan, index, threads);
+            let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
+            let (blob, out) = write_layer_blob(&plan, index, out, buffer, workers)?;
+            out.into_inner().map_err(|e| e.into_error())?;
+            Ok((blob, path))
+        })?;
+    let blobs: Vec<LayerBlob> = written.iter().map(|(blob, _)| blob.clone()).collect();
+    let documents = oci::documents(&plan, &blobs)?;
+    output::write_file(output, mode, false, |out| {
+        archive::write_prefix(out)?;
+        for (blob, path) in &written {
+            archive::write_blob_header(out, &blob.digest, blob.size)?;
+            let copied = io::copy(&mut File::open(path)?, out)?;
+            if copied != blob.size {
+                bail!(
+                    "the scratch file {} changed while the archive was written",
+                    path.display()
+                );
+            }
+            tar_format::write_padding(out, blob.size)?;
+        }
+        archive::write_tail(out, &documents)
+    })?;
+    Ok(ImageDescription {
+        plan,
+        layers: blobs,
+    })
+}
+
+/// Every uncompressed layer's size is known from metadata before any is
+/// written, so the archive is laid out first and each layer is written
+/// straight to its place in the file, in parallel: every byte is written once.
+fn build_uncompressed_archive(
     plan: ImagePlan,
     output: &Path,
     mode: OutputMode,
@@ -162,7 +244,7 @@ fn write_layer_at(
         OUTPUT_BUFFER,
         PositionedWriter::new(file, offset + BLOB_HEADER_LEN),
     );
-    let (blob, data) = write_layer_blob(plan, index, data, buffer)?;
+    let (blob, data) = write_layer_blob(plan, index, data, buffer, 1)?;
     data.into_inner().map_err(|e| e.into_error())?;
     if blob.size != size {
         bail!(
@@ -193,7 +275,8 @@ pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> R
     archive::write_prefix(&mut out)?;
     for (index, recorded) in description.layers.iter().enumerate() {
         archive::write_blob_header(&mut out, &recorded.digest, recorded.size)?;
-        let (actual, written) = write_layer_blob(plan, index, out, &mut buffer)?;
+        let workers = compression_workers(plan, index, 0);
+        let (actual, written) = write_layer_blob(plan, index, out, &mut buffer, workers)?;
         out = written;
         if actual.digest != recorded.digest || actual.size != recorded.size {
             bail!(

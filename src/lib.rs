@@ -8,6 +8,7 @@ pub mod archive;
 pub mod attrs;
 pub mod closure;
 pub mod commands;
+pub mod compress;
 pub mod digest;
 pub mod emit;
 pub mod explain;

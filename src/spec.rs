@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::compress::Compressor;
 use crate::reference;
 
 /// Names the layering strategies.
@@ -63,6 +64,10 @@ pub struct ImageSpec {
     /// Store paths to leave out of the image: store paths, or regular
     /// expressions matched against whole store paths.
     pub exclude_paths: Vec<String>,
+    /// How layers are compressed.
+    pub compressor: Compressor,
+    /// The compressor's level (gz 0–9, zstd 1–19); its default when `None`.
+    pub compression_level: Option<i32>,
 }
 
 /// A layer of the user's (`buildLayer`): the closures of `deps` and of
@@ -98,6 +103,8 @@ impl Default for ImageSpec {
             store_paths: Vec::new(),
             layers: Vec::new(),
             exclude_paths: Vec::new(),
+            compressor: Compressor::default(),
+            compression_level: None,
         }
     }
 }
@@ -145,6 +152,7 @@ impl ImageSpec {
         if self.os.is_empty() {
             bail!("os must not be empty");
         }
+        self.compressor.check_level(self.compression_level)?;
         self.config.validate()
     }
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -237,4 +238,62 @@ fn explain_tells_why_each_layer_holds_its_paths() {
     let script = nix_build("streams.busybox");
     let from_script = run(Command::new(strata_binary()).args(["explain", "--plan", &script]));
     assert!(from_script.starts_with("busybox:latest"), "{from_script}");
+}
+
+/// The media types of the image's layers, from its OCI manifest.
+fn layer_media_types(archive: &str) -> BTreeSet<String> {
+    oci_manifest(Path::new(archive))["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn layers_are_compressed_as_asked() {
+    let gz = nix_build("images.busybox");
+    assert_eq!(
+        layer_media_types(&gz),
+        BTreeSet::from(["application/vnd.oci.image.layer.v1.tar+gzip".to_owned()]),
+        "gzip is the default"
+    );
+    let zstd = check_image("zstd", &["busybox", "tree"]);
+    assert_eq!(
+        layer_media_types(&zstd),
+        BTreeSet::from(["application/vnd.oci.image.layer.v1.tar+zstd".to_owned()])
+    );
+    assert_eq!(podman_run("zstd:test", &[], &[]), "tree says hi\n");
+    let plain = check_image("plain", &["busybox"]);
+    assert_eq!(
+        layer_media_types(&plain),
+        BTreeSet::from(["application/vnd.oci.image.layer.v1.tar".to_owned()])
+    );
+    assert_eq!(podman_run("plain:test", &[], &[]), "uncompressed\n");
+    // The 110 MiB sparse file of the tree compresses to almost nothing.
+    let size = |archive: &str| fs::metadata(archive).unwrap().len();
+    assert!(size(&zstd) < 20 << 20, "{} bytes", size(&zstd));
+    let config = skopeo_config(Path::new(&zstd));
+    assert_eq!(
+        config["rootfs"]["diff_ids"].as_array().unwrap().len(),
+        layer_count(Path::new(&zstd))
+    );
+}
+
+#[test]
+fn a_zstd_stream_writes_its_archive_byte_for_byte() {
+    let archive = nix_build("images.zstd");
+    let script = nix_build("zstd-stream");
+    let streamed = run_to_bytes(&mut Command::new(&script));
+    assert!(streamed == fs::read(&archive).unwrap());
+}
+
+fn run_to_bytes(command: &mut Command) -> Vec<u8> {
+    let output = output_of(command);
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }

@@ -47,7 +47,8 @@ fn dump_db_records(contents: &[String]) -> Vec<Vec<String>> {
     records
 }
 
-/// Builds an image of `contents` by hand, from the closure file `closure`.
+/// Builds an image of `contents` by hand, from the closure file `closure`,
+/// with zstd layers (whose compressor uses several threads when there are).
 fn build_by_hand(
     dir: &Path,
     name: &str,
@@ -59,7 +60,14 @@ fn build_by_hand(
     let out = dir.join(format!("{name}.tar"));
     let mut command = Command::new(strata_binary());
     command.args(["build", "--name", "by-hand", "--tag", "test"]);
-    command.args(["--threads", threads, "--layering", layering]);
+    command.args([
+        "--threads",
+        threads,
+        "--layering",
+        layering,
+        "--compressor",
+        "zstd",
+    ]);
     for content in contents {
         command.arg("--contents").arg(content);
     }

@@ -354,18 +354,32 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> Option<PathBuf> {
     Some(root.join(resolved.strip_prefix("/").unwrap()))
 }
 
-/// The layers listed by the archive's Docker manifest.
-pub fn archive_manifest(archive: &Path) -> serde_json::Value {
+/// A file of the archive, by its name in the archive.
+pub fn archive_file(archive: &Path, name: &str) -> Vec<u8> {
     let mut tar = tar::Archive::new(fs::File::open(archive).unwrap());
     for entry in tar.entries().unwrap() {
         let mut entry = entry.unwrap();
-        if entry.path().unwrap() == Path::new("manifest.json") {
-            let mut text = String::new();
-            entry.read_to_string(&mut text).unwrap();
-            return serde_json::from_str(&text).unwrap();
+        if entry.path().unwrap() == Path::new(name) {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            return bytes;
         }
     }
-    panic!("{} has no manifest.json", archive.display());
+    panic!("{} has no {name}", archive.display());
+}
+
+/// The archive's OCI manifest, found through its index.
+pub fn oci_manifest(archive: &Path) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&archive_file(archive, "index.json")).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let blob = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(&archive_file(archive, &blob)).unwrap()
+}
+
+/// The layers listed by the archive's Docker manifest.
+pub fn archive_manifest(archive: &Path) -> serde_json::Value {
+    serde_json::from_slice(&archive_file(archive, "manifest.json")).unwrap()
 }
 
 /// The out path a derivation would have, whether or not it was built.

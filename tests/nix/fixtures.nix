@@ -113,6 +113,28 @@ in
         "cat /etc/greeting; ${tree}/bin/tree-hello"
       ];
     };
+    # The tree image with each compressor.
+    zstd = lib.buildLayeredImage {
+      name = "zstd";
+      tag = "test";
+      compressor = "zstd";
+      contents = [
+        busybox
+        tree
+      ];
+      config.Cmd = [ "/bin/tree-hello" ];
+    };
+    plain = lib.buildLayeredImage {
+      name = "plain";
+      tag = "test";
+      compressor = "none";
+      contents = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "echo uncompressed"
+      ];
+    };
     untagged = lib.buildLayeredImage {
       name = "untagged";
       config.Cmd = [ "${busybox}/bin/true" ];
@@ -163,6 +185,17 @@ in
       name = "bad";
       contents = clashing;
     };
+  };
+
+  zstd-stream = lib.streamLayeredImage {
+    name = "zstd";
+    tag = "test";
+    compressor = "zstd";
+    contents = [
+      busybox
+      tree
+    ];
+    config.Cmd = [ "/bin/tree-hello" ];
   };
 
   # The same examples as stream scripts: their output must equal the archives.

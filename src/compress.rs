@@ -1,0 +1,175 @@
+//! Layer compression, with output that depends only on the bytes, the
+//! compressor and its level.
+//!
+//! - gzip: a fixed header (no name, no time, OS "unknown"), miniz_oxide at a
+//!   fixed level; one layer per thread.
+//! - zstd: libzstd's multi-threaded mode, always: its output does not depend
+//!   on the number of workers (while single-threaded mode's differs), so a
+//!   large layer can use several cores and still give the same bytes.
+
+use std::io::{self, Write};
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// How layers are compressed (the names of nixpkgs' `compressor`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Compressor {
+    None,
+    #[default]
+    Gz,
+    Zstd,
+}
+
+impl Compressor {
+    /// The OCI media type of a layer compressed so.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compressor::None => "application/vnd.oci.image.layer.v1.tar",
+            Compressor::Gz => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compressor::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+
+    /// The level used when none is given.
+    fn default_level(self) -> i32 {
+        match self {
+            Compressor::None => 0,
+            Compressor::Gz => 6,
+            Compressor::Zstd => 3,
+        }
+    }
+
+    /// Checks a `compressionLevel` for this compressor.
+    pub fn check_level(self, level: Option<i32>) -> Result<()> {
+        let Some(level) = level else { return Ok(()) };
+        let range = match self {
+            Compressor::None => bail!("compressionLevel is {level}, but the compressor is none"),
+            Compressor::Gz => 0..=9,
+            Compressor::Zstd => 1..=19,
+        };
+        if !range.contains(&level) {
+            bail!(
+                "compressionLevel {level} is out of range for {self:?}: use {} to {}",
+                range.start(),
+                range.end()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A writer that compresses into `W`.
+pub enum Encoder<W: Write> {
+    Plain(W),
+    Gz(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Encoder<W> {
+    /// `workers` is how many threads zstd may use (at least one); it does
+    /// not change the output.
+    pub fn new(
+        compressor: Compressor,
+        level: Option<i32>,
+        workers: u32,
+        out: W,
+    ) -> io::Result<Self> {
+        let level = level.unwrap_or(compressor.default_level());
+        Ok(match compressor {
+            Compressor::None => Encoder::Plain(out),
+            Compressor::Gz => Encoder::Gz(
+                flate2::GzBuilder::new()
+                    .mtime(0)
+                    .operating_system(255)
+                    .write(out, flate2::Compression::new(level as u32)),
+            ),
+            Compressor::Zstd => {
+                let mut encoder = zstd::stream::write::Encoder::new(out, level)?;
+                encoder.multithread(workers.max(1))?;
+                Encoder::Zstd(encoder)
+            }
+        })
+    }
+
+    /// Ends the compressed stream and returns the writer.
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Plain(out) => Ok(out),
+            Encoder::Gz(encoder) => encoder.finish(),
+            Encoder::Zstd(encoder) => encoder.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Plain(out) => out.write(bytes),
+            Encoder::Gz(encoder) => encoder.write(bytes),
+            Encoder::Zstd(encoder) => encoder.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Plain(out) => out.flush(),
+            Encoder::Gz(encoder) => encoder.flush(),
+            Encoder::Zstd(encoder) => encoder.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn compress(compressor: Compressor, workers: u32, data: &[u8]) -> Vec<u8> {
+        let mut encoder = Encoder::new(compressor, None, workers, Vec::new()).unwrap();
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn sample() -> Vec<u8> {
+        (0..3_000_000u32)
+            .flat_map(|i| (i / 7 % 251).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn zstd_output_does_not_depend_on_the_workers() {
+        let data = sample();
+        let one = compress(Compressor::Zstd, 1, &data);
+        assert_eq!(one, compress(Compressor::Zstd, 2, &data));
+        assert_eq!(one, compress(Compressor::Zstd, 4, &data));
+        assert_eq!(zstd::decode_all(&one[..]).unwrap(), data);
+    }
+
+    #[test]
+    fn gzip_output_is_fixed_and_round_trips() {
+        let data = sample();
+        let out = compress(Compressor::Gz, 1, &data);
+        assert_eq!(out, compress(Compressor::Gz, 3, &data));
+        assert_eq!(
+            &out[..10],
+            &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255],
+            "no name, no time"
+        );
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&out[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn levels_are_checked() {
+        assert!(Compressor::Gz.check_level(Some(9)).is_ok());
+        assert!(Compressor::Gz.check_level(Some(10)).is_err());
+        assert!(Compressor::Zstd.check_level(Some(0)).is_err());
+        assert!(Compressor::None.check_level(Some(1)).is_err());
+        assert!(Compressor::Zstd.check_level(None).is_ok());
+    }
+}
