@@ -1,5 +1,6 @@
-//! Image build throughput: strata against the classic shell pipeline and the
-//! hardware's limit, measured in the same run on the same generated closure.
+//! Image build throughput: strata against the classic shell pipelines and
+//! the hardware's limit, measured in the same run on the same generated
+//! closure.
 //!
 //!   cargo bench --bench build -- [--paths 300] [--size 1GiB] [--files 50000] [--runs 3]
 //!
@@ -8,6 +9,8 @@
 //! - raw pass: every file read, hashed with sha256 and written out again,
 //!   spread over all threads; no tar, no layering: what the disk and the CPU
 //!   allow.
+//! - `tar -c … | pigz` and `tar -c … | zstd -T0`: the same bytes compressed
+//!   on all cores, against strata's gz and zstd layers.
 
 mod rng;
 mod synthetic;
@@ -223,97 +226,146 @@ fn main() {
     let (file_list, path_list) = (work.join("files"), work.join("paths"));
     let store_dir = work.join("store");
     let closure_file = work.join("closure.json");
-    let archive = work.join("image.tar");
     let threads = args.threads.to_string();
-
-    let mut strata = Command::new(env!("CARGO_BIN_EXE_strata"));
-    strata
-        .args(["build", "--name", "bench", "--tag", "bench"])
-        // The baselines do not compress either.
-        .args(["--compressor", "none", "--threads", &threads, "--closure"])
-        .arg(&closure_file)
-        .arg("-o")
-        .arg(&archive)
-        .env("NIX_STORE", &store_dir)
-        .stderr(std::process::Stdio::null());
-    let mut tar = Command::new("bash");
-    tar.arg("-c").arg(format!(
-        "set -o pipefail; tar -c -f - -C '{}' -T '{}' | sha256sum > /dev/null",
-        store_dir.display(),
-        path_list.display()
-    ));
+    let strata = |compressor: &str, archive: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+        command
+            .args([
+                "build",
+                "--name",
+                "bench",
+                "--tag",
+                "bench",
+                "--compressor",
+                compressor,
+            ])
+            .args(["--threads", &threads, "--closure"])
+            .arg(&closure_file)
+            .arg("-o")
+            .arg(archive)
+            .env("NIX_STORE", &store_dir)
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let tar_into = |consumer: &str| {
+        let mut command = Command::new("bash");
+        command.arg("-c").arg(format!(
+            "set -o pipefail; tar -c -f - -C '{}' -T '{}' | {consumer}",
+            store_dir.display(),
+            path_list.display()
+        ));
+        command
+    };
     let mut raw = Command::new(&self_exe);
     raw.args(["--threads", &threads, "--raw-pass"])
         .arg(&file_list);
+
+    // What is measured: a name, the command, and the file whose size it
+    // reports. The first three are the uncompressed comparison.
+    let out = |name: &str| work.join(name);
+    let zstd_threads = if args.threads == 0 {
+        "-T0".to_owned()
+    } else {
+        format!("-T{}", args.threads)
+    };
+    let mut commands: Vec<(&str, Command, Option<PathBuf>)> = vec![
+        (
+            "strata build, uncompressed layers",
+            strata("none", &out("none.tar")),
+            Some(out("none.tar")),
+        ),
+        (
+            "tar -c \\| sha256sum",
+            tar_into("sha256sum > /dev/null"),
+            None,
+        ),
+        ("raw pass: read + sha256 + write, all cores", raw, None),
+        (
+            "strata build, gz layers",
+            strata("gz", &out("gz.tar")),
+            Some(out("gz.tar")),
+        ),
+        (
+            "tar -c \\| pigz (all cores)",
+            tar_into(&format!(
+                "pigz -6 -p {} > '{}'",
+                cores_of(args.threads),
+                out("pigz.out").display()
+            )),
+            Some(out("pigz.out")),
+        ),
+        (
+            "strata build, zstd layers",
+            strata("zstd", &out("zstd.tar")),
+            Some(out("zstd.tar")),
+        ),
+        (
+            "tar -c \\| zstd -3 -T0 (all cores)",
+            tar_into(&format!(
+                "zstd -q -3 {zstd_threads} -o '{}'",
+                out("zstd.out").display()
+            )),
+            Some(out("zstd.out")),
+        ),
+    ];
 
     // Every command starts alike: earlier outputs removed and written back
     // (freeing a large file is costly and would be charged to whoever comes
     // next), the inputs in the page cache.
     let raw_out = file_list.with_extension("raw-out");
+    let outputs: Vec<PathBuf> = commands.iter().filter_map(|(_, _, o)| o.clone()).collect();
     let settle = || {
-        let _ = fs::remove_file(&archive);
+        for output in &outputs {
+            let _ = fs::remove_file(output);
+        }
         let _ = fs::remove_dir_all(&raw_out);
         // SAFETY: sync has no preconditions.
         unsafe { libc::sync() };
     };
-    measure(&mut raw);
-    let mut results: Vec<Vec<Measurement>> = vec![Vec::new(), Vec::new(), Vec::new()];
-    let mut archive_bytes = 0;
+    measure(&mut commands[2].1);
+    let mut results: Vec<Vec<Measurement>> = commands.iter().map(|_| Vec::new()).collect();
+    let mut sizes: Vec<Option<u64>> = vec![None; commands.len()];
     for _ in 0..args.runs.max(1) {
-        for (i, command) in [&mut strata, &mut tar, &mut raw].into_iter().enumerate() {
+        for (i, (_, command, output)) in commands.iter_mut().enumerate() {
             settle();
             results[i].push(measure(command));
-            if i == 0 {
-                archive_bytes = fs::metadata(&archive).unwrap().len();
-            }
+            sizes[i] = output.as_ref().map(|o| fs::metadata(o).unwrap().len());
         }
     }
     settle();
-    let [strata, tar, raw]: [Summary; 3] = results
-        .into_iter()
-        .map(summarize)
-        .collect::<Vec<_>>()
-        .try_into()
-        .ok()
-        .unwrap();
+    let summaries: Vec<Summary> = results.into_iter().map(summarize).collect();
 
     let mib = total_bytes as f64 / (1 << 20) as f64;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "closure: {} store paths, {} files, {:.0} MiB (generated in {:.1} s); archive {:.0} MiB; {} threads on {} cores; median of {} runs",
+        "closure: {} store paths, {} files, {:.0} MiB (generated in {:.1} s); {} threads on {} cores; median of {} runs",
         summary["paths"],
         summary["files"],
         mib,
         generation.as_secs_f64(),
-        archive_bytes as f64 / (1 << 20) as f64,
-        if args.threads == 0 {
-            cores
-        } else {
-            args.threads
-        },
+        cores_of(args.threads),
         cores,
         args.runs.max(1)
     );
     println!();
     println!(
-        "| command | wall (s), median | fastest–slowest (s) | MiB/s | peak RSS (MiB) | time vs strata |"
+        "| command | wall (s), median | fastest–slowest (s) | MiB/s | peak RSS (MiB) | output (MiB) |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, s) in [
-        ("strata build (archive file, uncompressed)", &strata),
-        ("tar -c \\| sha256sum", &tar),
-        ("raw pass: read + sha256 + write, all cores", &raw),
-    ] {
+    for ((name, _, _), (s, size)) in commands.iter().zip(summaries.iter().zip(&sizes)) {
         let wall = s.median.wall.as_secs_f64();
+        let size = size.map_or("—".to_owned(), |b| {
+            format!("{:.0}", b as f64 / (1 << 20) as f64)
+        });
         println!(
-            "| {name} | {wall:.2} | {:.2}–{:.2} | {:.0} | {:.1} | {:.2}x |",
+            "| {name} | {wall:.2} | {:.2}–{:.2} | {:.0} | {:.1} | {size} |",
             s.fastest.as_secs_f64(),
             s.slowest.as_secs_f64(),
             mib / wall,
             s.median.peak_rss_kib as f64 / 1024.0,
-            wall / strata.median.wall.as_secs_f64()
         );
     }
+    let (strata, tar, raw) = (&summaries[0], &summaries[1], &summaries[2]);
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     println!();
     for (which, pick) in [
@@ -323,10 +375,10 @@ fn main() {
         ),
         ("fastest", |s: &Summary| s.fastest),
     ] {
-        let speedup = pick(&tar).as_secs_f64() / pick(&strata).as_secs_f64();
-        let to_limit = pick(&strata).as_secs_f64() / pick(&raw).as_secs_f64();
+        let speedup = pick(tar).as_secs_f64() / pick(strata).as_secs_f64();
+        let to_limit = pick(strata).as_secs_f64() / pick(raw).as_secs_f64();
         println!(
-            "{which} runs: {speedup:.2}x faster than tar | sha256sum (want >= 3): {}; {to_limit:.2}x the raw pass (want <= 1.5): {}",
+            "{which} runs, uncompressed: {speedup:.2}x faster than tar | sha256sum (want >= 3): {}; {to_limit:.2}x the raw pass (want <= 1.5): {}",
             verdict(speedup >= 3.0),
             verdict(to_limit <= 1.5),
         );
@@ -336,6 +388,15 @@ fn main() {
         "peak RSS {rss:.1} MiB (want < 100): {}",
         verdict(rss < 100.0)
     );
+}
+
+/// The number of threads `--threads` stands for.
+fn cores_of(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
 }
 
 /// Generates the closure into `work`, with the lists the baselines need.

@@ -193,6 +193,15 @@ fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
             args.layering
                 .map(|l| serde_json::to_value(l).expect("an enum serializes")),
         ),
+        (
+            "compressor",
+            args.compressor
+                .map(|c| serde_json::to_value(c).expect("an enum serializes")),
+        ),
+        (
+            "compressionLevel",
+            args.compression_level.map(serde_json::Value::from),
+        ),
     ];
     for (key, override_value) in overrides {
         if let Some(v) = override_value {

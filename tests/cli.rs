@@ -54,11 +54,26 @@ fn builds_from_store_paths_asking_nix_store_for_the_closure() {
         .arg("build")
         .arg("--spec")
         .arg(&spec)
-        .args(["--tag", "v1", "--contents", &busybox, "-o"])
+        .args([
+            "--tag",
+            "v1",
+            "--contents",
+            &busybox,
+            "--compressor",
+            "zstd",
+            "-o",
+        ])
         .arg(&archive));
     let manifest = archive_manifest(&archive);
     assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["by-hand:v1"]));
     assert_eq!(layer_count(&archive), 3);
+    let manifest = oci_manifest(&archive);
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+    }
     let config = skopeo_config(&archive);
     assert_eq!(config["config"]["Env"], serde_json::json!(["MODE=hand"]));
 
