@@ -325,11 +325,16 @@ fn main() {
     measure(&mut commands[2].1);
     let mut results: Vec<Vec<Measurement>> = commands.iter().map(|_| Vec::new()).collect();
     let mut sizes: Vec<Option<u64>> = vec![None; commands.len()];
-    for _ in 0..args.runs.max(1) {
-        for (i, (_, command, output)) in commands.iter_mut().enumerate() {
-            settle();
-            results[i].push(measure(command));
-            sizes[i] = output.as_ref().map(|o| fs::metadata(o).unwrap().len());
+    // Two phases, each interleaved: the uncompressed comparison first, then
+    // the compressors, whose long runs would otherwise disturb it.
+    for phase in [0..3, 3..commands.len()] {
+        for _ in 0..args.runs.max(1) {
+            for i in phase.clone() {
+                let (_, command, output) = &mut commands[i];
+                settle();
+                results[i].push(measure(command));
+                sizes[i] = output.as_ref().map(|o| fs::metadata(o).unwrap().len());
+            }
         }
     }
     settle();

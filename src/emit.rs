@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, BLOB_HEADER_LEN};
 use crate::compress::{Compressor, Encoder};
-use crate::digest::HashingWriter;
+use crate::digest::{Digest, HashingWriter};
 use crate::layer::{self, COPY_BUFFER};
 use crate::oci::{self, LayerBlob};
 use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
@@ -33,8 +33,9 @@ pub struct ImageDescription {
 }
 
 /// Writes layer `index` of `plan` to `out`, compressed as the plan says,
-/// hashing the tar and the compressed bytes on the way. `workers` is how
-/// many threads the compressor may use (it does not change the bytes).
+/// hashing the tar and the compressed bytes on the way (an uncompressed
+/// layer's digest is its diff_id: it is hashed once). `workers` is how many
+/// threads the compressor may use (it does not change the bytes).
 fn write_layer_blob<W: Write>(
     plan: &ImagePlan,
     index: usize,
@@ -43,29 +44,50 @@ fn write_layer_blob<W: Write>(
     workers: u32,
 ) -> Result<(LayerBlob, W)> {
     let spec = &plan.spec;
+    let media_type = spec.compressor.media_type().to_owned();
+    if spec.compressor == Compressor::None {
+        let (digest, size, out) = write_tar(plan, index, out, buffer)?;
+        let blob = LayerBlob {
+            diff_id: digest,
+            digest,
+            size,
+            media_type,
+        };
+        return Ok((blob, out));
+    }
     let encoder = Encoder::new(
         spec.compressor,
         spec.compression_level,
         workers,
         HashingWriter::new(out),
     )?;
-    let tar = layer::write_layer(
-        &plan.layers[index],
-        &plan.store_dir,
-        &plan.entry_attrs(),
-        HashingWriter::new(encoder),
-        buffer,
-    )
-    .with_context(|| format!("while writing layer {}", index + 1))?;
-    let (diff_id, _, encoder) = tar.finish();
+    let (diff_id, _, encoder) = write_tar(plan, index, encoder, buffer)?;
     let (digest, size, out) = encoder.finish()?.finish();
     let blob = LayerBlob {
         diff_id,
         digest,
         size,
-        media_type: spec.compressor.media_type().to_owned(),
+        media_type,
     };
     Ok((blob, out))
+}
+
+/// Writes the tar of layer `index` to `out`; returns its digest and size.
+fn write_tar<W: Write>(
+    plan: &ImagePlan,
+    index: usize,
+    out: W,
+    buffer: &mut [u8],
+) -> Result<(Digest, u64, W)> {
+    let tar = layer::write_layer(
+        &plan.layers[index],
+        &plan.store_dir,
+        &plan.entry_attrs(),
+        HashingWriter::new(out),
+        buffer,
+    )
+    .with_context(|| format!("while writing layer {}", index + 1))?;
+    Ok(tar.finish())
 }
 
 /// Threads for compressing layer `index`: its share of all cores, by size.
