@@ -3,6 +3,6 @@
 { imageFunction }:
 imageFunction {
   step = "archive";
-  derivationName = name: "${name}.tar";
+  derivationName = name: format: if format == "oci-dir" then "${name}-oci" else "${name}.tar";
   defaultLayering = "single";
 }

@@ -4,6 +4,6 @@
 { imageFunction }:
 imageFunction {
   step = "archive";
-  derivationName = name: "${name}.tar";
+  derivationName = name: format: if format == "oci-dir" then "${name}-oci" else "${name}.tar";
   defaultLayering = "stable";
 }

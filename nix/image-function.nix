@@ -8,7 +8,7 @@
 {
   # The strata builder step: "archive" or "stream-script".
   step,
-  # The derivation's name from the image's base name.
+  # The derivation's name from the image's base name and format.
   derivationName,
   # The layering when the caller gives none.
   defaultLayering,
@@ -36,6 +36,9 @@
   # Layer compression: "none", "gz" or "zstd", and its level.
   compressor ? "gz",
   compressionLevel ? null,
+  # "docker" (an archive docker and podman load), "oci-archive" or
+  # "oci-dir" (a directory).
+  format ? "docker",
   passthru ? { },
   meta ? { },
 }:
@@ -64,6 +67,7 @@ let
       includeStorePaths
       compressor
       compressionLevel
+      format
       ;
     contents = if builtins.isList roots then roots else [ roots ];
     layers = map layerSpec layers;
@@ -72,7 +76,7 @@ let
   result = strataDerivation (
     spec.builderAttrs
     // {
-      name = derivationName (baseNameOf name);
+      name = derivationName (baseNameOf name) format;
       inherit step;
     }
     # A stream script's interpreter is strata.

@@ -5,6 +5,6 @@
 { imageFunction }:
 imageFunction {
   step = "stream-script";
-  derivationName = name: "stream-${name}";
+  derivationName = name: _format: "stream-${name}";
   defaultLayering = "stable";
 }

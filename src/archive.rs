@@ -47,10 +47,26 @@ pub fn write_blob_header<W: Write>(out: &mut W, digest: &Digest, size: u64) -> R
     file_header(out, &oci::blob_path(digest), size)
 }
 
-/// Writes the config and manifest blobs, the layout's index files and the
-/// end of the archive: everything after the layers.
-pub fn write_tail<W: Write>(out: &mut W, documents: &ImageDocuments) -> Result<()> {
-    let entries = [
+/// Writes the config and manifest blobs, the layout's index files (with
+/// Docker's `manifest.json` when `docker_manifest`) and the end of the
+/// archive: everything after the layers.
+pub fn write_tail<W: Write>(
+    out: &mut W,
+    documents: &ImageDocuments,
+    docker_manifest: bool,
+) -> Result<()> {
+    for (name, bytes) in tail_files(documents, docker_manifest) {
+        file_header(out, &name, bytes.len() as u64)?;
+        out.write_all(bytes)?;
+        tar_format::write_padding(out, bytes.len() as u64)?;
+    }
+    tar_format::write_end(out)?;
+    Ok(())
+}
+
+/// The files that follow the layers, by their path in the layout.
+pub fn tail_files(documents: &ImageDocuments, docker_manifest: bool) -> Vec<(String, &[u8])> {
+    let mut files = vec![
         (
             oci::blob_path(&documents.config_digest),
             &documents.config[..],
@@ -60,16 +76,12 @@ pub fn write_tail<W: Write>(out: &mut W, documents: &ImageDocuments) -> Result<(
             &documents.manifest[..],
         ),
         ("index.json".to_owned(), &documents.index[..]),
-        ("manifest.json".to_owned(), &documents.docker_manifest[..]),
-        ("oci-layout".to_owned(), oci::OCI_LAYOUT),
     ];
-    for (name, bytes) in entries {
-        file_header(out, &name, bytes.len() as u64)?;
-        out.write_all(bytes)?;
-        tar_format::write_padding(out, bytes.len() as u64)?;
+    if docker_manifest {
+        files.push(("manifest.json".to_owned(), &documents.docker_manifest[..]));
     }
-    tar_format::write_end(out)?;
-    Ok(())
+    files.push(("oci-layout".to_owned(), oci::OCI_LAYOUT));
+    files
 }
 
 fn file_header<W: Write>(out: &mut W, name: &str, size: u64) -> Result<()> {

@@ -16,7 +16,7 @@ use crate::nix_store;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
-use crate::spec::{self, ImageSpec, LayeringStrategy, ResolveContext};
+use crate::spec::{self, ImageFormat, ImageSpec, LayeringStrategy, ResolveContext};
 use crate::store_path::{self, StorePath};
 
 /// The tag of an image built by hand when neither the spec nor the command
@@ -51,6 +51,10 @@ pub struct ImageArgs {
     /// The compressor's level: gz 0-9 (default 6), zstd 1-19 (default 3)
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
+    /// What to write: an archive for docker and podman (default), an OCI
+    /// archive, or an OCI layout directory
+    #[arg(long, value_enum)]
+    pub format: Option<ImageFormat>,
     /// Closure file (exportReferencesGraph JSON or text, or nix-store --dump-db
     /// output) instead of asking nix-store
     #[arg(long, value_name = "FILE")]
@@ -201,6 +205,11 @@ fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
         (
             "compressionLevel",
             args.compression_level.map(serde_json::Value::from),
+        ),
+        (
+            "format",
+            args.format
+                .map(|f| serde_json::to_value(f).expect("an enum serializes")),
         ),
     ];
     for (key, override_value) in overrides {

@@ -21,6 +21,7 @@ use crate::layer::{self, COPY_BUFFER};
 use crate::oci::{self, LayerBlob};
 use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
 use crate::plan::ImagePlan;
+use crate::spec::ImageFormat;
 use crate::tar_format;
 
 /// A plan with the digests of its layers: everything needed to write the
@@ -158,11 +159,53 @@ pub fn build_archive(
     mode: OutputMode,
     threads: usize,
 ) -> Result<ImageDescription> {
-    if plan.spec.compressor == Compressor::None {
+    if plan.spec.format == ImageFormat::OciDir {
+        build_oci_dir(plan, output, mode, threads)
+    } else if plan.spec.compressor == Compressor::None {
         build_uncompressed_archive(plan, output, mode, threads)
     } else {
         build_compressed_archive(plan, output, mode, threads)
     }
+}
+
+/// Whether the archive carries Docker's `manifest.json`.
+fn docker_manifest(plan: &ImagePlan) -> bool {
+    plan.spec.format == ImageFormat::Docker
+}
+
+/// Writes the image as an OCI layout directory: each layer straight into
+/// its blob file, in parallel.
+fn build_oci_dir(
+    plan: ImagePlan,
+    output: &Path,
+    mode: OutputMode,
+    threads: usize,
+) -> Result<ImageDescription> {
+    let mut layers = Vec::new();
+    output::fill_dir(output, mode, |dir| {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs)
+            .with_context(|| format!("cannot create {}", blobs.display()))?;
+        layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
+            let temp = blobs.join(format!(".layer-{index}"));
+            let file =
+                File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+            let workers = compression_workers(&plan, index, threads);
+            let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
+            let (blob, out) = write_layer_blob(&plan, index, out, buffer, workers)?;
+            out.into_inner().map_err(|e| e.into_error())?;
+            std::fs::rename(&temp, blobs.join(blob.digest.hex()))?;
+            Ok(blob)
+        })?;
+        let documents = oci::documents(&plan, &layers)?;
+        for (name, bytes) in archive::tail_files(&documents, false) {
+            let path = dir.join(&name);
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    })?;
+    Ok(ImageDescription { plan, layers })
 }
 
 /// Compressed layers have no size until they are written: each is written
@@ -203,7 +246,7 @@ fn build_compressed_archive(
             }
             tar_format::write_padding(out, blob.size)?;
         }
-        archive::write_tail(out, &documents)
+        archive::write_tail(out, &documents, docker_manifest(&plan))
     })?;
     Ok(ImageDescription {
         plan,
@@ -242,7 +285,7 @@ fn build_uncompressed_archive(
         let documents = oci::documents(&plan, &blobs)?;
         let mut tail =
             BufWriter::with_capacity(OUTPUT_BUFFER, PositionedWriter::new(file, layers_end));
-        archive::write_tail(&mut tail, &documents)?;
+        archive::write_tail(&mut tail, &documents, docker_manifest(&plan))?;
         tail.flush()
             .with_context(|| format!("cannot write {}", output.display()))
     })?;
@@ -285,6 +328,11 @@ fn write_layer_at(
 /// digest stops the stream with an error naming the layer and its paths.
 pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> Result<W> {
     let plan = &description.plan;
+    if plan.spec.format == ImageFormat::OciDir {
+        bail!(
+            "an image in the oci-dir format is a directory and cannot be streamed; use the docker or oci-archive format"
+        );
+    }
     if plan.layers.len() != description.layers.len() {
         bail!(
             "the image description is inconsistent: {} planned layers but {} digests",
@@ -313,6 +361,6 @@ pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> R
         }
         tar_format::write_padding(&mut out, recorded.size)?;
     }
-    archive::write_tail(&mut out, &documents)?;
+    archive::write_tail(&mut out, &documents, docker_manifest(plan))?;
     Ok(out)
 }

@@ -13,7 +13,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::attrs::{self, NixAttrs};
 use crate::emit;
@@ -21,7 +21,7 @@ use crate::inputs;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
-use crate::spec::{ImageSpec, ResolveContext};
+use crate::spec::{ImageFormat, ImageSpec, ResolveContext};
 use crate::store_path::StorePath;
 
 /// The `exportReferencesGraph` key the Nix library exports the closure under.
@@ -69,6 +69,11 @@ pub fn run(step: BuilderStep) -> Result<()> {
         }
         BuilderStep::StreamScript => {
             let plan = plan_from_attrs(&attrs)?;
+            if plan.spec.format == ImageFormat::OciDir {
+                bail!(
+                    "streamLayeredImage writes an archive; format \"oci-dir\" is for buildLayeredImage"
+                );
+            }
             let description = emit::describe(plan, attrs::build_threads()?)?;
             let interpreter = attrs.string("interpreter")?;
             let json = serde_json::to_vec(&description)?;

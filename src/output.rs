@@ -78,6 +78,46 @@ pub fn fill_file(
     Ok(())
 }
 
+/// Creates the directory `output` with what `fill` puts into it (mode 0755);
+/// on any error nothing is left at `output`. By hand, it replaces what was
+/// at `output`.
+pub fn fill_dir(
+    output: &Path,
+    mode: OutputMode,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    match mode {
+        OutputMode::Atomic => {
+            let parent = match output.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let temp = tempfile::Builder::new()
+                .prefix(".strata-")
+                .tempdir_in(parent)
+                .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
+            fill(temp.path())?;
+            std::fs::set_permissions(temp.path(), Permissions::from_mode(0o755))?;
+            if output.exists() {
+                std::fs::remove_dir_all(output)
+                    .with_context(|| format!("cannot replace {}", output.display()))?;
+            }
+            let path = temp.keep();
+            std::fs::rename(&path, output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+        }
+        OutputMode::InPlace => {
+            std::fs::create_dir(output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+            if let Err(error) = fill(output) {
+                let _ = std::fs::remove_dir_all(output);
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes to a file from a given offset on, without moving any shared file
 /// position: several can write to one file at once.
 pub struct PositionedWriter<'a> {

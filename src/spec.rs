@@ -68,6 +68,23 @@ pub struct ImageSpec {
     pub compressor: Compressor,
     /// The compressor's level (gz 0–9, zstd 1–19); its default when `None`.
     pub compression_level: Option<i32>,
+    /// What the image is written as.
+    pub format: ImageFormat,
+}
+
+/// What an image is written as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageFormat {
+    /// An OCI layout with Docker's manifest.json, in one tar: what
+    /// `docker load`, `podman load` and skopeo's docker-archive and
+    /// oci-archive transports all read.
+    #[default]
+    Docker,
+    /// An OCI layout in one tar.
+    OciArchive,
+    /// An OCI layout as a directory, each blob a file.
+    OciDir,
 }
 
 /// A layer of the user's (`buildLayer`): the closures of `deps` and of
@@ -105,6 +122,7 @@ impl Default for ImageSpec {
             exclude_paths: Vec::new(),
             compressor: Compressor::default(),
             compression_level: None,
+            format: ImageFormat::default(),
         }
     }
 }

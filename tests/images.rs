@@ -17,22 +17,45 @@ use common::*;
 /// archive, loaded into podman.
 fn check_image(name: &str, contents: &[&str]) -> String {
     let archive = nix_build(&format!("images.{name}"));
+    // skopeo reads the archive both as a Docker archive and as an OCI archive.
+    check_unpacked(
+        name,
+        &[
+            format!("docker-archive:{archive}"),
+            format!("oci-archive:{archive}"),
+        ],
+        contents,
+    );
+    podman_load(Path::new(&archive));
+    archive
+}
+
+/// Copies image `name` from each of `sources` with skopeo (which checks
+/// every digest), then unpacks it with umoci and compares its root with the
+/// closure and `contents`.
+fn check_unpacked(name: &str, sources: &[String], contents: &[&str]) {
     let spec_file = nix_build(&format!("images.{name}.drvAttrs.specFile"));
     let contents: Vec<String> = contents.iter().map(|c| nix_build(c)).collect();
     let work = tempfile::tempdir().unwrap();
-
-    // skopeo reads the archive both as a Docker archive and as an OCI archive.
     let layout = work.path().join("oci");
-    skopeo_copy(&format!("docker-archive:{archive}"), &layout, "from-docker");
-    skopeo_copy(&format!("oci-archive:{archive}"), &layout, "from-oci");
-
-    let rootfs = umoci_unpack(&layout, "from-docker", &work.path().join("bundle"));
+    for (i, source) in sources.iter().enumerate() {
+        skopeo_copy(source, &layout, &format!("copy{i}"));
+    }
+    let rootfs = umoci_unpack(&layout, "copy0", &work.path().join("bundle"));
     assert_store_paths_match(&rootfs, &expected_store_paths(&spec_file));
     let content_refs: Vec<&str> = contents.iter().map(String::as_str).collect();
     assert_contents_linked(&rootfs, &content_refs);
+}
 
-    podman_load(Path::new(&archive));
-    archive
+/// Loads an archive or layout directory into podman; returns the name
+/// podman gave the image.
+fn podman_load_named(source: &str) -> String {
+    let out = run(Command::new("podman").args(["load", "-i", source]));
+    out.lines()
+        .find_map(|l| l.strip_prefix("Loaded image: "))
+        .unwrap_or_else(|| panic!("podman load printed no image name: {out}"))
+        .trim()
+        .to_owned()
 }
 
 #[test]
@@ -296,4 +319,50 @@ fn run_to_bytes(command: &mut Command) -> Vec<u8> {
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
+}
+
+#[test]
+fn oci_archive_format_is_an_oci_layout_without_docker_manifest() {
+    let archive = nix_build("images.oci-archive");
+    check_unpacked(
+        "oci-archive",
+        &[format!("oci-archive:{archive}")],
+        &["busybox"],
+    );
+    let names: Vec<String> = tar::Archive::new(fs::File::open(&archive).unwrap())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"index.json".to_owned()) && names.contains(&"oci-layout".to_owned()));
+    assert!(!names.contains(&"manifest.json".to_owned()), "{names:?}");
+    let image = podman_load_named(&archive);
+    assert_eq!(podman_run(&image, &[], &[]), "from an oci archive\n");
+}
+
+#[test]
+fn oci_dir_format_is_an_oci_layout_directory() {
+    let dir = nix_build("images.oci-dir");
+    let root = Path::new(&dir);
+    assert_eq!(
+        fs::read(root.join("oci-layout")).unwrap(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "test"
+    );
+    let blobs: Vec<String> = fs::read_dir(root.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        blobs.iter().all(|b| b.len() == 64),
+        "only blobs named by digest: {blobs:?}"
+    );
+    check_unpacked("oci-dir", &[format!("oci:{dir}:test")], &["busybox"]);
+    let image = podman_load_named(&dir);
+    assert_eq!(podman_run(&image, &[], &[]), "from an oci directory\n");
 }

@@ -135,6 +135,29 @@ in
         "echo uncompressed"
       ];
     };
+    # The busybox example in the two OCI formats.
+    oci-archive = lib.buildLayeredImage {
+      name = "oci-archive";
+      tag = "test";
+      format = "oci-archive";
+      contents = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "echo from an oci archive"
+      ];
+    };
+    oci-dir = lib.buildLayeredImage {
+      name = "oci-dir";
+      tag = "test";
+      format = "oci-dir";
+      contents = [ busybox ];
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "echo from an oci directory"
+      ];
+    };
     untagged = lib.buildLayeredImage {
       name = "untagged";
       config.Cmd = [ "${busybox}/bin/true" ];
