@@ -91,6 +91,24 @@ fn write_tar<W: Write>(
     Ok(tar.finish())
 }
 
+/// Writes layer `index` of `plan` into a new file at `path`.
+fn write_layer_file(
+    plan: &ImagePlan,
+    index: usize,
+    path: &Path,
+    buffer: &mut [u8],
+    threads: usize,
+) -> Result<LayerBlob> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let workers = compression_workers(plan, index, threads);
+    let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
+    let (blob, out) = write_layer_blob(plan, index, out, buffer, workers)?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(blob)
+}
+
 /// Threads for compressing layer `index`: its share of all cores, by size.
 fn compression_workers(plan: &ImagePlan, index: usize, threads: usize) -> u32 {
     let cores = if threads == 0 {
@@ -188,12 +206,7 @@ fn build_oci_dir(
             .with_context(|| format!("cannot create {}", blobs.display()))?;
         layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
             let temp = blobs.join(format!(".layer-{index}"));
-            let file =
-                File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
-            let workers = compression_workers(&plan, index, threads);
-            let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
-            let (blob, out) = write_layer_blob(&plan, index, out, buffer, workers)?;
-            out.into_inner().map_err(|e| e.into_error())?;
+            let blob = write_layer_file(&plan, index, &temp, buffer, threads)?;
             std::fs::rename(&temp, blobs.join(blob.digest.hex()))?;
             Ok(blob)
         })?;
@@ -223,13 +236,10 @@ fn build_compressed_archive(
     let written: Vec<(LayerBlob, std::path::PathBuf)> =
         for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
             let path = scratch.path().join(format!("layer-{index}"));
-            let file =
-                File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-            let workers = compression_workers(&plan, index, threads);
-            let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
-            let (blob, out) = write_layer_blob(&plan, index, out, buffer, workers)?;
-            out.into_inner().map_err(|e| e.into_error())?;
-            Ok((blob, path))
+            Ok((
+                write_layer_file(&plan, index, &path, buffer, threads)?,
+                path,
+            ))
         })?;
     let blobs: Vec<LayerBlob> = written.iter().map(|(blob, _)| blob.clone()).collect();
     let documents = oci::documents(&plan, &blobs)?;

@@ -53,10 +53,7 @@ pub fn fill_file(
     };
     match mode {
         OutputMode::Atomic => {
-            let dir = match output.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let dir = parent_dir(output);
             let temp = tempfile::Builder::new()
                 .prefix(".strata-")
                 .tempfile_in(dir)
@@ -88,10 +85,7 @@ pub fn fill_dir(
 ) -> Result<()> {
     match mode {
         OutputMode::Atomic => {
-            let parent = match output.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let parent = parent_dir(output);
             let temp = tempfile::Builder::new()
                 .prefix(".strata-")
                 .tempdir_in(parent)
@@ -116,6 +110,14 @@ pub fn fill_dir(
         }
     }
     Ok(())
+}
+
+/// The directory `output` is in, where its temporary twin is made.
+fn parent_dir(output: &Path) -> &Path {
+    match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Writes to a file from a given offset on, without moving any shared file
