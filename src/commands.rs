@@ -124,11 +124,7 @@ pub fn stream(source: &Path) -> Result<()> {
     }
     let text = std::fs::read_to_string(source)
         .with_context(|| format!("cannot read {}", source.display()))?;
-    let json = match text.strip_prefix("#!") {
-        Some(script) => script.split_once('\n').map_or("", |(_, rest)| rest),
-        None => &text,
-    };
-    let description: ImageDescription = serde_json::from_str(json)
+    let description: ImageDescription = serde_json::from_str(emit::script_payload(&text))
         .with_context(|| format!("{} is not an image description", source.display()))?;
     let out = emit::stream_archive(
         &description,

@@ -33,6 +33,15 @@ pub struct ImageDescription {
     pub layers: Vec<LayerBlob>,
 }
 
+/// The JSON of a stream script (a `#!` line, then the description), or the
+/// whole text when it has no `#!` line.
+pub fn script_payload(text: &str) -> &str {
+    match text.strip_prefix("#!") {
+        Some(script) => script.split_once('\n').map_or("", |(_, rest)| rest),
+        None => text,
+    }
+}
+
 /// Writes layer `index` of `plan` to `out`, compressed as the plan says,
 /// hashing the tar and the compressed bytes on the way (an uncompressed
 /// layer's digest is its diff_id: it is hashed once). `workers` is how many
