@@ -142,7 +142,6 @@ impl ClosureGraph {
         }
         seen
     }
-
 }
 
 /// Parses a closure in any of the formats Nix writes, told apart by their

@@ -9,6 +9,8 @@ use serde::Serialize;
 use crate::emit::{self, ImageDescription};
 use crate::layer;
 use crate::plan::{ImagePlan, LayerPlan};
+use crate::rootfs::RootTree;
+use crate::store_path::StorePath;
 use crate::tar_format::EntryAttrs;
 
 #[derive(Serialize)]
@@ -61,28 +63,26 @@ fn explain_layer(
     store_dir: &str,
     attrs: &EntryAttrs,
 ) -> Result<LayerExplanation> {
-    let size = layer::layer_size(layer, store_dir, attrs)?;
+    // A layer's tar is the entries every layer starts and ends with, each
+    // path's entries and the root's: sized apart, the store is walked once.
+    let part = |paths: Vec<StorePath>, root: RootTree| LayerPlan {
+        paths,
+        root,
+        nar_size: None,
+        reason: String::new(),
+    };
+    let size_of = |plan: &LayerPlan| layer::layer_size(plan, store_dir, attrs);
+    let empty = size_of(&part(Vec::new(), RootTree::default()))?;
+    let root = size_of(&part(Vec::new(), layer.root.clone()))? - empty;
     let mut paths = layer
         .paths
         .iter()
         .map(|path| {
-            let alone = LayerPlan {
-                paths: vec![path.clone()],
-                root: Default::default(),
-                nar_size: None,
-                reason: String::new(),
-            };
-            // A path's share of the layer: its entries, without the ones
-            // every layer starts and ends with.
-            let empty = LayerPlan {
-                paths: Vec::new(),
-                ..alone.clone()
-            };
-            let bytes = layer::layer_size(&alone, store_dir, attrs)?
-                - layer::layer_size(&empty, store_dir, attrs)?;
+            let bytes = size_of(&part(vec![path.clone()], RootTree::default()))? - empty;
             Ok((path.to_string(), bytes))
         })
         .collect::<Result<Vec<_>>>()?;
+    let size = empty + root + paths.iter().map(|(_, bytes)| bytes).sum::<u64>();
     paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(LayerExplanation {
         reason: layer.reason.clone(),
