@@ -85,17 +85,20 @@ pub fn layers_with(
     } else {
         1
     };
-    // The layer a path goes to: its group, or for an unclaimed path its bucket.
-    let layer_key = |node: NodeId, group: &Group| -> Group {
-        if group.is_empty() && unclaimed_buckets > 1 {
-            vec![
-                UNCLAIMED,
-                name_bucket(graph.node(node).path.name(), unclaimed_buckets),
-            ]
-        } else {
-            group.clone()
-        }
-    };
+    // Where each path goes should no primary claim it: its name bucket (or,
+    // without spreading, the one unclaimed layer).
+    let unclaimed: Vec<Group> = (0..graph.len())
+        .map(|node| {
+            if unclaimed_buckets > 1 {
+                vec![
+                    UNCLAIMED,
+                    name_bucket(graph.node(node).path.name(), unclaimed_buckets),
+                ]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut candidates: Vec<NodeId> = (0..graph.len())
         .filter(|i| !excluded.contains(i) && !top_level.contains(i))
         .collect();
@@ -139,8 +142,13 @@ pub fn layers_with(
         let changed: BTreeMap<NodeId, &Group> = changes.iter().map(|(n, g)| (*n, g)).collect();
         let count = (0..graph.len())
             .filter(|n| !excluded.contains(n))
-            .map(|n| layer_key(n, changed.get(&n).copied().unwrap_or(&groups[n])))
-            .collect::<HashSet<Group>>()
+            .map(|n| {
+                layer_key(
+                    changed.get(&n).copied().unwrap_or(&groups[n]),
+                    &unclaimed[n],
+                )
+            })
+            .collect::<HashSet<&Group>>()
             .len();
         if count > budget {
             break;
@@ -153,7 +161,7 @@ pub fn layers_with(
     let mut by_group: BTreeMap<Group, Vec<NodeId>> = BTreeMap::new();
     for node in (0..graph.len()).filter(|n| !excluded.contains(n)) {
         by_group
-            .entry(layer_key(node, &groups[node]))
+            .entry(layer_key(&groups[node], &unclaimed[node]).clone())
             .or_default()
             .push(node);
     }
@@ -240,6 +248,12 @@ fn reason(graph: &ClosureGraph, group: &Group) -> String {
             format!("needed by {} and by no larger path", names.join(", "))
         }
     }
+}
+
+/// The layer a path goes to: its group, or for an unclaimed path its
+/// unclaimed layer.
+fn layer_key<'a>(group: &'a Group, unclaimed: &'a Group) -> &'a Group {
+    if group.is_empty() { unclaimed } else { group }
 }
 
 /// Whether a group is a primary's own or a top-level path's, which no later
