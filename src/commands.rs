@@ -241,15 +241,10 @@ fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
     })
 }
 
-/// The store paths the image starts from: contents, explicit store paths and
-/// every store path the config mentions.
+/// The store paths the image starts from: those the spec names and every
+/// store path the config mentions.
 fn roots_of(spec: &ImageSpec, store_dir: &str) -> Result<Vec<StorePath>> {
-    let mut roots = inputs::parse_store_paths(&spec.contents, store_dir, "contents")?;
-    roots.extend(inputs::parse_store_paths(
-        &spec.store_paths,
-        store_dir,
-        "store paths",
-    )?);
+    let mut roots = inputs::named_store_paths(spec, store_dir)?;
     let config = serde_json::to_string(&spec.config)?;
     roots.extend(store_path::scan_store_paths(&config, store_dir));
     roots.sort();

@@ -33,6 +33,26 @@ pub fn plan_image(
     Ok(plan)
 }
 
+/// Every store path the spec names: `contents`, `storePaths`, and the
+/// explicit layers' `deps` and `copyToRoot`, each checked.
+pub fn named_store_paths(spec: &ImageSpec, store_dir: &str) -> Result<Vec<StorePath>> {
+    let mut paths = parse_store_paths(&spec.contents, store_dir, "contents")?;
+    paths.extend(parse_store_paths(
+        &spec.store_paths,
+        store_dir,
+        "storePaths",
+    )?);
+    for layer in &spec.layers {
+        paths.extend(parse_store_paths(&layer.deps, store_dir, "layers.deps")?);
+        paths.extend(parse_store_paths(
+            &layer.copy_to_root,
+            store_dir,
+            "layers.copyToRoot",
+        )?);
+    }
+    Ok(paths)
+}
+
 /// Parses user-given store paths, naming the argument they came from.
 pub fn parse_store_paths(paths: &[String], store_dir: &str, what: &str) -> Result<Vec<StorePath>> {
     paths

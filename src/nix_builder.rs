@@ -90,12 +90,7 @@ fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {
     let store_dir = attrs::store_dir();
     let mut image = attrs.get("image")?.clone();
     let spec = ImageSpec::from_value(&mut image)?;
-    inputs::parse_store_paths(&spec.contents, &store_dir, "contents")?;
-    inputs::parse_store_paths(&spec.store_paths, &store_dir, "storePaths")?;
-    for layer in &spec.layers {
-        inputs::parse_store_paths(&layer.deps, &store_dir, "layers.deps")?;
-        inputs::parse_store_paths(&layer.copy_to_root, &store_dir, "layers.copyToRoot")?;
-    }
+    inputs::named_store_paths(&spec, &store_dir)?;
     let out = attrs.out_path()?;
     let out = StorePath::parse(&out.to_string_lossy(), &store_dir)
         .context("the output of the spec derivation")?;

@@ -139,3 +139,27 @@ fn plan_prints_the_layers_without_writing_them() {
     assert_eq!(layers[1]["paths"], serde_json::json!([]));
     assert!(layers[1]["root"]["bin"].is_object(), "{}", layers[1]);
 }
+
+#[test]
+fn builds_explicit_layers_given_in_a_spec_by_hand() {
+    let (busybox, tree) = (nix_build("busybox"), nix_build("tree"));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.json");
+    fs::write(
+        &spec,
+        serde_json::json!({
+            "name": "layered-by-hand",
+            "layers": [{ "deps": [tree] }],
+            "contents": [busybox],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let plan = run(Command::new(strata_binary())
+        .arg("plan")
+        .arg("--spec")
+        .arg(&spec));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(plan["layers"][0]["reason"], "explicit layer 1");
+    assert_eq!(plan["layers"][0]["paths"], serde_json::json!([tree]));
+}
