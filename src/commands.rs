@@ -9,13 +9,16 @@ use anyhow::{Context, Result, bail};
 use crate::attrs;
 use crate::closure::{self, PathRecord};
 use crate::compress::Compressor;
-use crate::emit::{self, ImageDescription};
+use crate::description::ImageDescription;
+use crate::emit;
+use crate::engine::{self, Engine};
 use crate::explain;
 use crate::inputs;
 use crate::nix_store;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
+use crate::push::{self, PushOptions};
 use crate::spec::{self, ImageFormat, ImageSpec, LayeringStrategy, ResolveContext};
 use crate::store_path::{self, StorePath};
 
@@ -122,10 +125,7 @@ pub fn stream(source: &Path) -> Result<()> {
             "refusing to write an image archive to a terminal; redirect it to a file or pipe it into `podman load` or `docker load`"
         );
     }
-    let text = std::fs::read_to_string(source)
-        .with_context(|| format!("cannot read {}", source.display()))?;
-    let description: ImageDescription = serde_json::from_str(emit::script_payload(&text))
-        .with_context(|| format!("{} is not an image description", source.display()))?;
+    let description = ImageDescription::read(source)?;
     let out = emit::stream_archive(
         &description,
         io::BufWriter::with_capacity(1 << 20, stdout.lock()),
@@ -135,6 +135,25 @@ pub fn stream(source: &Path) -> Result<()> {
         .context("cannot write to stdout")?
         .flush()
         .context("cannot write to stdout")
+}
+
+/// Pushes the image of a description (or a script) to a registry.
+pub fn push(source: &Path, options: &PushOptions) -> Result<()> {
+    let summary = push::push(ImageDescription::read(source)?, options)?;
+    eprintln!("strata: {summary}");
+    Ok(())
+}
+
+/// Loads the image of a description (or a script) into a container engine.
+pub fn load(source: &Path, engine: Engine, socket: Option<&Path>) -> Result<()> {
+    let description = ImageDescription::read(source)?;
+    let socket = match socket {
+        Some(path) => path.to_owned(),
+        None => engine.socket()?,
+    };
+    let said = engine::load(&description, &socket)?;
+    eprintln!("strata: {}", if said.is_empty() { "loaded" } else { &said });
+    Ok(())
 }
 
 fn write_json(output: Option<&Path>, json: &[u8]) -> Result<()> {

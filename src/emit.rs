@@ -12,10 +12,10 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::archive::{self, BLOB_HEADER_LEN};
 use crate::compress::{Compressor, Encoder};
+use crate::description::ImageDescription;
 use crate::digest::{Digest, HashingWriter};
 use crate::layer::{self, COPY_BUFFER};
 use crate::oci::{self, LayerBlob};
@@ -23,24 +23,6 @@ use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
 use crate::plan::ImagePlan;
 use crate::spec::ImageFormat;
 use crate::tar_format;
-
-/// A plan with the digests of its layers: everything needed to write the
-/// archive in one pass, later, from the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageDescription {
-    pub plan: ImagePlan,
-    pub layers: Vec<LayerBlob>,
-}
-
-/// The JSON of a stream script (a `#!` line, then the description), or the
-/// whole text when it has no `#!` line.
-pub fn script_payload(text: &str) -> &str {
-    match text.strip_prefix("#!") {
-        Some(script) => script.split_once('\n').map_or("", |(_, rest)| rest),
-        None => text,
-    }
-}
 
 /// Writes layer `index` of `plan` to `out`, compressed as the plan says,
 /// hashing the tar and the compressed bytes on the way (an uncompressed
@@ -176,7 +158,7 @@ pub fn describe(plan: ImagePlan, threads: usize) -> Result<ImageDescription> {
         let workers = compression_workers(&plan, index, threads);
         Ok(write_layer_blob(&plan, index, io::sink(), buffer, workers)?.0)
     })?;
-    Ok(ImageDescription { plan, layers })
+    ImageDescription::new(plan, layers)
 }
 
 /// Writes the image archive to `output`; on any error nothing is left there.
@@ -227,7 +209,7 @@ fn build_oci_dir(
         }
         Ok(())
     })?;
-    Ok(ImageDescription { plan, layers })
+    ImageDescription::new(plan, layers)
 }
 
 /// Compressed layers have no size until they are written: each is written
@@ -267,10 +249,7 @@ fn build_compressed_archive(
         }
         archive::write_tail(out, &documents, docker_manifest(&plan))
     })?;
-    Ok(ImageDescription {
-        plan,
-        layers: blobs,
-    })
+    ImageDescription::new(plan, blobs)
 }
 
 /// Every uncompressed layer's size is known from metadata before any is
@@ -308,10 +287,7 @@ fn build_uncompressed_archive(
         tail.flush()
             .with_context(|| format!("cannot write {}", output.display()))
     })?;
-    Ok(ImageDescription {
-        plan,
-        layers: blobs,
-    })
+    ImageDescription::new(plan, blobs)
 }
 
 /// Writes layer `index`, whose tar has `size` bytes, as the blob entry at
@@ -342,6 +318,34 @@ fn write_layer_at(
     Ok(blob)
 }
 
+/// Writes the blob of layer `index` of `description` to `out`, regenerated
+/// from the store. When its bytes no longer match the recorded digest, the
+/// error names the layer and its paths (the bytes have gone to `out` by then:
+/// a consumer must not take them as complete before this returns).
+pub fn regenerate_layer<W: Write>(
+    description: &ImageDescription,
+    index: usize,
+    out: W,
+    buffer: &mut [u8],
+) -> Result<W> {
+    let plan = &description.plan;
+    let recorded = &description.layers[index];
+    let workers = compression_workers(plan, index, 0);
+    let (actual, out) = write_layer_blob(plan, index, out, buffer, workers)?;
+    if actual.digest != recorded.digest || actual.size != recorded.size {
+        bail!(
+            "layer {} no longer matches its recorded digest (recorded {} of {} bytes, now {} of {} bytes); the store paths it holds changed or are not reproducible: {}",
+            index + 1,
+            recorded.digest,
+            recorded.size,
+            actual.digest,
+            actual.size,
+            plan.layers[index].summary()
+        );
+    }
+    Ok(out)
+}
+
 /// Writes the archive described by `description` to `out`, regenerating each
 /// layer from the store. A layer whose bytes no longer match its recorded
 /// digest stops the stream with an error naming the layer and its paths.
@@ -352,32 +356,12 @@ pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> R
             "an image in the oci-dir format is a directory and cannot be streamed; use the docker or oci-archive format"
         );
     }
-    if plan.layers.len() != description.layers.len() {
-        bail!(
-            "the image description is inconsistent: {} planned layers but {} digests",
-            plan.layers.len(),
-            description.layers.len()
-        );
-    }
-    let documents = oci::documents(plan, &description.layers)?;
+    let documents = description.documents()?;
     let mut buffer = vec![0u8; COPY_BUFFER];
     archive::write_prefix(&mut out)?;
     for (index, recorded) in description.layers.iter().enumerate() {
         archive::write_blob_header(&mut out, &recorded.digest, recorded.size)?;
-        let workers = compression_workers(plan, index, 0);
-        let (actual, written) = write_layer_blob(plan, index, out, &mut buffer, workers)?;
-        out = written;
-        if actual.digest != recorded.digest || actual.size != recorded.size {
-            bail!(
-                "layer {} no longer matches its recorded digest (recorded {} of {} bytes, now {} of {} bytes); the store paths it holds changed or are not reproducible: {}",
-                index + 1,
-                recorded.digest,
-                recorded.size,
-                actual.digest,
-                actual.size,
-                plan.layers[index].summary()
-            );
-        }
+        out = regenerate_layer(description, index, out, &mut buffer)?;
         tar_format::write_padding(&mut out, recorded.size)?;
     }
     archive::write_tail(&mut out, &documents, docker_manifest(plan))?;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::emit::{self, ImageDescription};
+use crate::description::{self, ImageDescription};
 use crate::layer;
 use crate::plan::{ImagePlan, LayerPlan};
 use crate::rootfs::RootTree;
@@ -35,7 +35,7 @@ pub struct LayerExplanation {
 /// Reads a plan from a plan or description JSON file, or a stream script.
 pub fn read_plan(text: &str) -> Result<ImagePlan> {
     let value: serde_json::Value =
-        serde_json::from_str(emit::script_payload(text)).context("not JSON")?;
+        serde_json::from_str(description::script_payload(text)).context("not JSON")?;
     if value.get("plan").is_some() {
         let description: ImageDescription =
             serde_json::from_value(value).context("not an image description")?;

@@ -3,7 +3,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use strata::commands::{self, ImageArgs};
+use strata::engine::Engine;
 use strata::nix_builder::{self, BuilderStep};
+use strata::push::PushOptions;
 
 /// Build reproducible, layered OCI and Docker images from Nix closures.
 ///
@@ -49,6 +51,55 @@ enum Command {
         #[arg(value_name = "FILE")]
         description: PathBuf,
     },
+    /// Push the image of a description, or of a script made by the Nix
+    /// library, to a registry; layers the registry has are not sent
+    Push {
+        /// Image description or script
+        #[arg(value_name = "FILE")]
+        description: PathBuf,
+        /// Where to push: [docker://]NAME[:TAG] (default: the image's name
+        /// and tag)
+        #[arg(value_name = "DESTINATION")]
+        destination: Option<String>,
+        /// Credentials (default: from $REGISTRY_AUTH_FILE,
+        /// $XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json)
+        #[arg(
+            long,
+            value_name = "USER:PASSWORD",
+            env = "STRATA_REGISTRY_CREDS",
+            hide_env_values = true
+        )]
+        creds: Option<String>,
+        /// Use plain HTTP (always used for a registry on localhost)
+        #[arg(long)]
+        insecure: bool,
+        /// Blobs sent at once
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// Another repository of the registry to mount missing blobs from
+        #[arg(long, value_name = "REPOSITORY")]
+        mount_from: Option<String>,
+    },
+    /// Load the image into Docker through its API socket, without writing an
+    /// archive
+    DockerLoad {
+        /// Image description or script
+        #[arg(value_name = "FILE")]
+        description: PathBuf,
+        /// The socket (default: $DOCKER_HOST, else /var/run/docker.sock)
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
+    /// Load the image into podman through its Docker-compatible API socket
+    /// (`podman system service`), without writing an archive
+    PodmanLoad {
+        /// Image description or script
+        #[arg(value_name = "FILE")]
+        description: PathBuf,
+        /// The socket (default: $CONTAINER_HOST, else podman's own)
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
     /// Print the layering plan (JSON): which store paths go into which layer
     Plan {
         #[command(flatten)]
@@ -92,6 +143,31 @@ fn main() -> ExitCode {
             threads,
         } => commands::describe(image, output.as_deref(), *threads),
         Command::Stream { description } => commands::stream(description),
+        Command::Push {
+            description,
+            destination,
+            creds,
+            insecure,
+            jobs,
+            mount_from,
+        } => commands::push(
+            description,
+            &PushOptions {
+                destination: destination.clone(),
+                credentials: creds.clone(),
+                insecure: *insecure,
+                jobs: *jobs,
+                mount_from: mount_from.clone(),
+            },
+        ),
+        Command::DockerLoad {
+            description,
+            socket,
+        } => commands::load(description, Engine::Docker, socket.as_deref()),
+        Command::PodmanLoad {
+            description,
+            socket,
+        } => commands::load(description, Engine::Podman, socket.as_deref()),
         Command::Plan { image, output } => commands::print_plan(image, output.as_deref()),
         Command::Explain { image, plan, json } => commands::explain(image, plan.as_deref(), *json),
         Command::Builder { step } => nix_builder::run(*step),

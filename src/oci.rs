@@ -118,15 +118,8 @@ pub fn blob_path(digest: &Digest) -> String {
 
 /// `hello:1` → `docker.io/library/hello:1`, as Docker names images.
 fn fully_qualified(repo_tag: &str) -> String {
-    let first = repo_tag.split('/').next().unwrap_or_default();
-    let has_domain = repo_tag.contains('/') && (first.contains(['.', ':']) || first == "localhost");
-    if has_domain {
-        repo_tag.to_owned()
-    } else if repo_tag.contains('/') {
-        format!("docker.io/{repo_tag}")
-    } else {
-        format!("docker.io/library/{repo_tag}")
-    }
+    let (registry, repository) = crate::reference::split_registry(repo_tag);
+    format!("{registry}/{repository}")
 }
 
 #[derive(Serialize)]

@@ -96,6 +96,56 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The registry Docker uses for names without a registry host.
+pub const DEFAULT_REGISTRY: &str = "docker.io";
+
+/// Splits a name into its registry host and its repository, as Docker does:
+/// the first component is a host when it has a '.' or a ':' or is
+/// `localhost`; a bare name is in Docker Hub's `library/`.
+pub fn split_registry(name: &str) -> (&str, String) {
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first, rest.to_owned())
+        }
+        Some(_) => (DEFAULT_REGISTRY, name.to_owned()),
+        None => (DEFAULT_REGISTRY, format!("library/{name}")),
+    }
+}
+
+/// Where an image is pushed: `[docker://]name[:tag]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// Host and optional port, as in the name.
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+}
+
+impl Destination {
+    pub fn parse(text: &str) -> Result<Self, ReferenceError> {
+        let reference = text.strip_prefix("docker://").unwrap_or(text);
+        // A ':' after the last '/' starts the tag; one before it is a port.
+        let (name, tag) = match reference.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => (reference, "latest"),
+        };
+        validate_name(name)?;
+        validate_tag(tag)?;
+        let (registry, repository) = split_registry(name);
+        Ok(Self {
+            registry: registry.to_owned(),
+            repository,
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}:{}", self.registry, self.repository, self.tag)
+    }
+}
+
 /// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
 fn validate_path_component(component: &str) -> Result<(), String> {
     if component.is_empty() {
@@ -138,6 +188,20 @@ fn validate_path_component(component: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destinations() {
+        let d = |text| Destination::parse(text).unwrap().to_string();
+        assert_eq!(d("hello"), "docker.io/library/hello:latest");
+        assert_eq!(d("docker://team/app:v1"), "docker.io/team/app:v1");
+        assert_eq!(
+            d("localhost:5000/team/app:1.0"),
+            "localhost:5000/team/app:1.0"
+        );
+        assert_eq!(d("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
+        assert!(Destination::parse("docker://team/App").is_err());
+        assert!(Destination::parse("app:-bad").is_err());
+    }
 
     #[test]
     fn accepts_valid_names() {

@@ -1,0 +1,370 @@
+//! A client for the OCI distribution API: just what a push needs.
+//!
+//! Every request is retried, with backoff, on connection failures and 5xx
+//! answers. A 401 answer is met once per request with the credentials, as
+//! its `WWW-Authenticate` challenge asks (basic, or a bearer token from the
+//! realm); the authorization is then kept for later requests.
+
+pub mod auth;
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use ureq::http::{Response, StatusCode};
+use ureq::{Agent, Body, SendBody};
+
+use crate::digest::Digest;
+use crate::reference::{DEFAULT_REGISTRY, Destination};
+use auth::{Challenge, Credentials};
+
+/// Attempts per request, the first included.
+const ATTEMPTS: u32 = 5;
+/// The wait before the second attempt; it doubles after each.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+pub struct Client {
+    agent: Agent,
+    /// `https://host[:port]` (or `http://` when plain HTTP is allowed).
+    base: String,
+    repository: String,
+    credentials: Option<Credentials>,
+    authorization: Mutex<Option<String>>,
+}
+
+/// What a request sends.
+pub enum Payload<'a> {
+    Empty,
+    Bytes(&'a [u8], &'a str),
+}
+
+impl Client {
+    /// A client for `destination`'s repository. Plain HTTP is used when
+    /// `insecure` is set or the registry is on this machine.
+    pub fn new(
+        destination: &Destination,
+        credentials: Option<Credentials>,
+        insecure: bool,
+    ) -> Self {
+        let host = match destination.registry.as_str() {
+            DEFAULT_REGISTRY => "registry-1.docker.io",
+            host => host,
+        };
+        let local = ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|l| host == *l || host.starts_with(&format!("{l}:")));
+        let scheme = if insecure || local { "http" } else { "https" };
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(10)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            base: format!("{scheme}://{host}"),
+            repository: destination.repository.clone(),
+            credentials,
+            authorization: Mutex::new(None),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/v2/{}/{path}", self.base, self.repository)
+    }
+
+    /// Whether the repository has the blob.
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        let response = self.request(
+            "HEAD",
+            &self.url(&format!("blobs/{digest}")),
+            &Payload::Empty,
+        )?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(unexpected(response, &format!("checking blob {digest}"))),
+        }
+    }
+
+    /// Asks the registry to link a blob from another of its repositories;
+    /// false when it would rather have it uploaded.
+    pub fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
+        let url = format!(
+            "{}?mount={digest}&from={}",
+            self.url("blobs/uploads/"),
+            from
+        );
+        let response = self.request("POST", &url, &Payload::Empty)?;
+        Ok(response.status() == StatusCode::CREATED)
+    }
+
+    /// Uploads a blob in one streamed request; `body` gives its bytes and
+    /// fails (so the upload is never completed) if they do not match
+    /// `digest`. Retried from the start on failures that may pass.
+    pub fn upload_blob<R: Read>(
+        &self,
+        digest: &Digest,
+        mut body: impl FnMut() -> Result<R>,
+    ) -> Result<()> {
+        retrying(&format!("uploading blob {digest}"), || {
+            let response = self.request("POST", &self.url("blobs/uploads/"), &Payload::Empty)?;
+            if response.status() != StatusCode::ACCEPTED {
+                return Ok(Err(unexpected(response, "starting an upload")));
+            }
+            let location = upload_location(&self.base, &response)?;
+            let separator = if location.contains('?') { '&' } else { '?' };
+            let url = format!("{location}{separator}digest={digest}");
+            let mut reader = body()?;
+            let sent = self
+                .authorized(self.agent.put(&url))
+                .header("Content-Type", "application/octet-stream")
+                .send(SendBody::from_reader(&mut reader));
+            match sent {
+                Ok(response) if response.status() == StatusCode::CREATED => Ok(Ok(())),
+                Ok(response) if response.status().is_server_error() => {
+                    Err(unexpected(response, "completing an upload"))
+                }
+                Ok(response) => Ok(Err(unexpected(response, "completing an upload"))),
+                Err(error) => Err(anyhow::Error::new(error)),
+            }
+        })
+    }
+
+    /// Tags `manifest` as `reference`.
+    pub fn put_manifest(&self, reference: &str, manifest: &[u8], media_type: &str) -> Result<()> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let response = self.request("PUT", &url, &Payload::Bytes(manifest, media_type))?;
+        if response.status() != StatusCode::CREATED {
+            return Err(unexpected(
+                response,
+                &format!("putting the manifest as '{reference}'"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a request, retrying on connection failures and 5xx answers and
+    /// answering one authentication challenge.
+    fn request(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
+        retrying(&format!("{method} {url}"), || {
+            let mut response = self.send(method, url, payload)?;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                self.authenticate(&response)?;
+                response = self.send(method, url, payload)?;
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    return Ok(Err(self.denied()));
+                }
+            }
+            if response.status().is_server_error() {
+                return Err(unexpected(response, &format!("{method} {url}")));
+            }
+            Ok(Ok(response))
+        })
+    }
+
+    fn send(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
+        let sent = match (method, payload) {
+            ("HEAD", _) => self.authorized(self.agent.head(url)).call(),
+            ("GET", _) => self.authorized(self.agent.get(url)).call(),
+            (_, Payload::Empty) => {
+                let builder = if method == "PUT" {
+                    self.agent.put(url)
+                } else {
+                    self.agent.post(url)
+                };
+                self.authorized(builder).send_empty()
+            }
+            (_, Payload::Bytes(bytes, media_type)) => {
+                let builder = if method == "PUT" {
+                    self.agent.put(url)
+                } else {
+                    self.agent.post(url)
+                };
+                self.authorized(builder)
+                    .header("Content-Type", *media_type)
+                    .send(*bytes)
+            }
+        };
+        Ok(sent?)
+    }
+
+    fn authorized<B>(&self, builder: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &*self.authorization.lock().expect("not poisoned") {
+            Some(value) => builder.header("Authorization", value),
+            None => builder,
+        }
+    }
+
+    /// Answers the challenge of a 401 response.
+    fn authenticate(&self, response: &Response<Body>) -> Result<()> {
+        let header = response
+            .headers()
+            .get("WWW-Authenticate")
+            .and_then(|v| v.to_str().ok())
+            .context("the registry refused the request and named no way to authenticate")?;
+        let value = match Challenge::parse(header)? {
+            Challenge::Basic => match &self.credentials {
+                Some(credentials) => credentials.basic(),
+                None => return Err(self.denied()),
+            },
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
+                let scope =
+                    scope.unwrap_or_else(|| format!("repository:{}:pull,push", self.repository));
+                format!("Bearer {}", self.token(&realm, service.as_deref(), &scope)?)
+            }
+        };
+        *self.authorization.lock().expect("not poisoned") = Some(value);
+        Ok(())
+    }
+
+    /// A bearer token from `realm`, asked with the credentials if any.
+    fn token(&self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let mut request = self.agent.get(realm).query("scope", scope);
+        if let Some(service) = service {
+            request = request.query("service", service);
+        }
+        if let Some(credentials) = &self.credentials {
+            request = request.header("Authorization", credentials.basic());
+        }
+        let mut response = request
+            .call()
+            .with_context(|| format!("cannot reach the token service {realm}"))?;
+        if response.status() == StatusCode::UNAUTHORIZED
+            || response.status() == StatusCode::FORBIDDEN
+        {
+            return Err(self.denied());
+        }
+        if !response.status().is_success() {
+            return Err(unexpected(response, &format!("asking {realm} for a token")));
+        }
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer of the token service {realm}"))?;
+        let token: Token = serde_json::from_str(&text)
+            .with_context(|| format!("the token service {realm} sent no token"))?;
+        token
+            .token
+            .or(token.access_token)
+            .with_context(|| format!("the token service {realm} sent no token"))
+    }
+
+    fn denied(&self) -> anyhow::Error {
+        match &self.credentials {
+            Some(credentials) => anyhow::anyhow!(
+                "{} refused the credentials of user '{}' for {}: check the user name and password",
+                self.base,
+                credentials.username,
+                self.repository
+            ),
+            None => anyhow::anyhow!(
+                "{} asks for credentials to push to {}: log in with `podman login` or `docker login`, or pass --creds USER:PASSWORD",
+                self.base,
+                self.repository
+            ),
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good: `Err` is a failure
+/// that may pass (it is retried, with backoff), `Ok(Err)` one that will not.
+fn retrying<T>(what: &str, mut attempt: impl FnMut() -> Result<Result<T>>) -> Result<T> {
+    let mut wait = FIRST_BACKOFF;
+    for tries in 1.. {
+        match attempt() {
+            Ok(result) => return result,
+            Err(error) if tries >= ATTEMPTS => {
+                return Err(error.context(format!("{what} failed {ATTEMPTS} times")));
+            }
+            Err(error) if !transient(&error) => return Err(error),
+            Err(error) => {
+                eprintln!("strata: {what}: {error:#}; trying again in {wait:?}");
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Whether an error may pass if the request is sent again.
+fn transient(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<ServerError>().is_some()
+            || matches!(
+                cause.downcast_ref::<ureq::Error>(),
+                Some(ureq::Error::ConnectionFailed | ureq::Error::Timeout(_))
+            )
+            || matches!(cause.downcast_ref::<ureq::Error>(), Some(ureq::Error::Io(e)) if transient_io(e))
+            || cause.downcast_ref::<std::io::Error>().is_some_and(transient_io)
+    })
+}
+
+/// A connection that broke, as opposed to a body that failed its check.
+fn transient_io(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        error.kind(),
+        ConnectionReset
+            | ConnectionAborted
+            | ConnectionRefused
+            | BrokenPipe
+            | UnexpectedEof
+            | TimedOut
+    )
+}
+
+/// A 5xx answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ServerError(String);
+
+/// An error for an answer the request did not expect, with the registry's
+/// own message.
+fn unexpected(mut response: Response<Body>, what: &str) -> anyhow::Error {
+    let status = response.status();
+    let mut text = String::new();
+    let _ = response
+        .body_mut()
+        .as_reader()
+        .take(4096)
+        .read_to_string(&mut text);
+    let message = format!("{what}: the registry answered {status}: {}", text.trim());
+    if status.is_server_error() {
+        ServerError(message).into()
+    } else {
+        anyhow::anyhow!(message)
+    }
+}
+
+/// The upload URL from a `Location` header, which may be relative.
+fn upload_location(base: &str, response: &Response<Body>) -> Result<String> {
+    let location = response
+        .headers()
+        .get("Location")
+        .and_then(|v| v.to_str().ok())
+        .context("the registry started an upload but gave no Location")?;
+    Ok(if location.starts_with('/') {
+        format!("{base}{location}")
+    } else {
+        location.to_owned()
+    })
+}
