@@ -6,7 +6,8 @@
   strataBin,
 }:
 {
-  # The strata builder step: "archive" or "stream-script".
+  # What the derivation is: "archive" (the image in the store) or "stream"
+  # (a script that writes it to stdout).
   step,
   # The derivation's name from the image's base name and format.
   derivationName,
@@ -73,17 +74,45 @@ let
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
   };
-  result = strataDerivation (
+  # The image description: config, manifest and every layer's paths and
+  # digests. Streams, pushes and loads are made from it.
+  description = strataDerivation (
     spec.builderAttrs
     // {
-      name = derivationName (baseNameOf name) format;
-      inherit step;
+      name = "${baseNameOf name}-description.json";
+      step = "describe";
     }
-    # A stream script's interpreter is strata.
-    // (if step == "stream-script" then { interpreter = strataBin; } else { })
   );
+  # A script whose interpreter is strata, running `command` on the description.
+  script =
+    scriptName: command:
+    strataDerivation {
+      name = scriptName;
+      step = "script";
+      inherit command;
+      descriptionFile = description;
+      interpreter = strataBin;
+    };
+  result =
+    if step == "stream" then
+      script (derivationName (baseNameOf name) format) "stream"
+    else
+      strataDerivation (
+        spec.builderAttrs
+        // {
+          name = derivationName (baseNameOf name) format;
+          inherit step;
+        }
+      );
   allPassthru = passthru // {
     inherit (spec) imageName imageTag;
+    inherit description;
+    # Programs for `nix run`: push to a registry (docker://imageName:imageTag
+    # unless given a destination), or load into Docker or podman through
+    # their API socket.
+    copyToRegistry = script "copy-to-registry" "push";
+    copyToDockerDaemon = script "copy-to-docker-daemon" "docker-load";
+    copyToPodman = script "copy-to-podman" "podman-load";
     # The layering plan (JSON), for `strata explain --plan`.
     plan = strataDerivation (
       spec.builderAttrs

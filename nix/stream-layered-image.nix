@@ -4,7 +4,7 @@
 # single pass over the store that checks each layer against its digest.
 { imageFunction }:
 imageFunction {
-  step = "stream-script";
+  step = "stream";
   derivationName = name: _format: "stream-${name}";
   defaultLayering = "stable";
 }

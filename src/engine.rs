@@ -211,6 +211,6 @@ mod tests {
         );
         assert!(format!("{:#}", refused.unwrap_err()).contains("bad layer"));
         let failed = interpret(500, r#"{"message":"no space"}"#).unwrap_err();
-        assert!(format!("{failed:#}").contains("HTTP 500: no space"));
+        assert!(format!("{failed:#}").contains("(HTTP 500): no space"));
     }
 }

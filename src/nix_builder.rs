@@ -7,8 +7,10 @@
 //!   image's closure.
 //! - `archive`: plans from the spec file and its exported closure and writes
 //!   the image archive.
-//! - `stream-script`: hashes every layer and writes an executable whose
-//!   interpreter is strata: running it streams the same archive to stdout.
+//! - `describe`: hashes every layer and writes the image description.
+//! - `script`: writes an executable whose interpreter is strata and whose
+//!   text is an image description: running it streams the archive to stdout,
+//!   pushes the image or loads it, as its `command` says.
 //! - `plan`: writes the layering plan, for `strata explain`.
 
 use std::io::Write;
@@ -16,6 +18,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use crate::attrs::{self, NixAttrs};
+use crate::description::ImageDescription;
 use crate::emit;
 use crate::inputs;
 use crate::oci::canonical_json;
@@ -33,8 +36,10 @@ pub enum BuilderStep {
     Spec,
     /// Write the image archive.
     Archive,
-    /// Write a script that streams the image archive.
-    StreamScript,
+    /// Write the image description (JSON).
+    Describe,
+    /// Write a script that streams, pushes or loads the image.
+    Script,
     /// Write the layering plan (JSON).
     Plan,
 }
@@ -67,23 +72,57 @@ pub fn run(step: BuilderStep) -> Result<()> {
                 |w| Ok(w.write_all(&json)?),
             )
         }
-        BuilderStep::StreamScript => {
-            let plan = plan_from_attrs(&attrs)?;
-            if plan.spec.format == ImageFormat::OciDir {
-                bail!(
-                    "streamLayeredImage writes an archive; format \"oci-dir\" is for buildLayeredImage"
-                );
-            }
-            let description = emit::describe(plan, attrs::build_threads()?)?;
-            let interpreter = attrs.string("interpreter")?;
+        BuilderStep::Describe => {
+            let description = emit::describe(plan_from_attrs(&attrs)?, attrs::build_threads()?)?;
             let json = serde_json::to_vec(&description)?;
-            output::write_file(&out, OutputMode::InPlace, true, |w| {
-                writeln!(w, "#!{interpreter} stream")?;
-                w.write_all(&json)?;
-                Ok(w.write_all(b"\n")?)
-            })
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
         }
+        BuilderStep::Script => write_script(&attrs, &out),
     }
+}
+
+/// The commands a script may run, and where its executable goes: the stream
+/// script is the output itself; the others are programs in `bin/`.
+const SCRIPT_COMMANDS: [(&str, Option<&str>); 4] = [
+    ("stream", None),
+    ("push", Some("copy-to-registry")),
+    ("docker-load", Some("copy-to-docker-daemon")),
+    ("podman-load", Some("copy-to-podman")),
+];
+
+fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let command = attrs.string("command")?;
+    let Some((_, program)) = SCRIPT_COMMANDS.iter().find(|(c, _)| *c == command) else {
+        bail!("unknown script command '{command}'");
+    };
+    let source = std::path::PathBuf::from(attrs.string("descriptionFile")?);
+    let description = ImageDescription::read(&source)?;
+    if description.plan.spec.format == ImageFormat::OciDir && command != "push" {
+        bail!(
+            "an oci-dir image is a directory in the store; streaming and loading take the docker or oci-archive format"
+        );
+    }
+    let json = serde_json::to_vec(&description)?;
+    let interpreter = attrs.string("interpreter")?;
+    let path = match program {
+        Some(program) => {
+            let bin = out.join("bin");
+            std::fs::create_dir_all(&bin)
+                .with_context(|| format!("cannot create {}", bin.display()))?;
+            bin.join(program)
+        }
+        None => out.to_owned(),
+    };
+    output::write_file(&path, OutputMode::InPlace, true, |w| {
+        writeln!(w, "#!{interpreter} {command}")?;
+        w.write_all(&json)?;
+        Ok(w.write_all(b"\n")?)
+    })
 }
 
 fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {

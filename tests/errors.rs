@@ -148,17 +148,6 @@ fn contents_that_collide() {
     assert_nix_build_fails("bad.collision", &["collide at /bin/clash", &one, &two]);
 }
 
-/// A closure file listing `paths`, none referring to another.
-fn closure_file(dir: &Path, paths: &[&str]) -> std::path::PathBuf {
-    let records: Vec<_> = paths
-        .iter()
-        .map(|p| serde_json::json!({ "path": p, "narSize": 1000, "references": [] }))
-        .collect();
-    let file = dir.join("closure.json");
-    fs::write(&file, serde_json::to_string(&records).unwrap()).unwrap();
-    file
-}
-
 #[test]
 fn store_path_missing_on_disk() {
     let dir = tempfile::tempdir().unwrap();

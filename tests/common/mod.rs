@@ -401,3 +401,15 @@ pub fn layer_count(archive: &Path) -> usize {
         .expect("the manifest lists layers")
         .len()
 }
+
+/// A closure file (exportReferencesGraph's JSON) of `paths`, with no
+/// references, in `dir`.
+pub fn closure_file(dir: &Path, paths: &[&str]) -> PathBuf {
+    let records: Vec<_> = paths
+        .iter()
+        .map(|p| serde_json::json!({ "path": p, "narSize": 1000, "references": [] }))
+        .collect();
+    let file = dir.join("closure.json");
+    fs::write(&file, serde_json::to_string(&records).unwrap()).unwrap();
+    file
+}

@@ -68,9 +68,46 @@ let
     ''
   ) [ "one" "two" ];
 
+  # Two versions of an application; nothing else differs between them.
+  app =
+    version:
+    hostShell "app" ''
+      mkdir -p $out/bin
+      printf '#!/bin/sh\necho "app ${version}"\n' > $out/bin/app
+      chmod +x $out/bin/app
+    '';
+  appImage =
+    version:
+    lib.streamLayeredImage {
+      name = "app";
+      tag = version;
+      contents = [
+        busybox
+        tree
+        (app version)
+      ];
+      config.Cmd = [ "/bin/app" ];
+    };
+
 in
 {
   inherit busybox tree linked etc-files lib;
+  # Images for the push tests, as stream scripts: nothing in the store is
+  # an archive.
+  pushed = {
+    v1 = appImage "v1";
+    v2 = appImage "v2";
+    zstd = lib.streamLayeredImage {
+      name = "app-zstd";
+      tag = "test";
+      compressor = "zstd";
+      contents = [
+        busybox
+        tree
+      ];
+      config.Cmd = [ "/bin/tree-hello" ];
+    };
+  };
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
 

@@ -1,0 +1,552 @@
+//! Pushing to a real registry (Debian's docker-registry on loopback), and
+//! loading through podman's Docker-compatible API socket.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A docker-registry serving on a free loopback port, stopped on drop.
+struct Registry {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Registry {
+    fn start(htpasswd: Option<&str>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(line) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, line).unwrap();
+            config += &format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                file.display()
+            );
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let mut registry = Registry {
+            child: None,
+            dir,
+            port,
+        };
+        registry.resume();
+        registry
+    }
+
+    /// Starts (again) the registry process, on the same port and storage.
+    fn resume(&mut self) {
+        require("docker-registry");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        self.child = Some(
+            Command::new("docker-registry")
+                .arg("serve")
+                .arg(self.dir.path().join("config.yml"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("cannot start docker-registry"),
+        );
+        wait_for_port(self.port);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("registry.log")
+    }
+
+    /// How many blob uploads the registry has completed, from its access log.
+    fn blob_uploads(&self) -> usize {
+        std::fs::read_to_string(self.log_path())
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/"))
+            .filter(|l| l.contains("\" 201 "))
+            .count()
+    }
+
+    fn address(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing listens on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Builds a program of the push fixtures (`pushed.<image>.<program>`).
+fn program(image: &str, attribute: &str, name: &str) -> PathBuf {
+    let out = nix_build(&format!("pushed.{image}.{attribute}"));
+    Path::new(&out).join("bin").join(name)
+}
+
+fn copy_to_registry(image: &str) -> PathBuf {
+    program(image, "copyToRegistry", "copy-to-registry")
+}
+
+/// The manifest digest recorded in an image's description.
+fn manifest_digest(image: &str) -> String {
+    let description = nix_build(&format!("pushed.{image}.description"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(description).unwrap()).unwrap();
+    json["manifestDigest"].as_str().unwrap().to_owned()
+}
+
+fn skopeo_inspect(reference: &str, creds: Option<&str>) -> std::process::Output {
+    require("skopeo");
+    let mut command = Command::new("skopeo");
+    command.args(["inspect", "--raw", "--tls-verify=false"]);
+    if let Some(creds) = creds {
+        command.args(["--creds", creds]);
+    }
+    output_of(command.arg(format!("docker://{reference}")))
+}
+
+fn push(program: &Path, args: &[&str]) -> std::process::Output {
+    output_of(
+        Command::new(program)
+            .args(args)
+            .env_remove("STRATA_REGISTRY_CREDS"),
+    )
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
+    let registry = Registry::start(None);
+    let v1 = format!("{}/app:v1", registry.address());
+    let v2 = format!("{}/app:v2", registry.address());
+
+    let first = push(&copy_to_registry("v1"), &[&v1]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("5 blobs uploaded"),
+        "{}",
+        stderr(&first)
+    );
+    assert_eq!(registry.blob_uploads(), 5, "3 layers, the config");
+
+    // The registry holds exactly the manifest the description records.
+    let manifest = skopeo_inspect(&v1, None);
+    assert!(manifest.status.success(), "{}", stderr(&manifest));
+    let digest = format!("sha256:{}", sha256_hex(&manifest.stdout));
+    assert_eq!(digest, manifest_digest("v1"));
+
+    // Only the application changed: its layer, the customisation layer that
+    // links it into /bin, and the config are sent; busybox and tree are not.
+    let second = push(&copy_to_registry("v2"), &[&v2]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("3 blobs uploaded") && stderr(&second).contains("2 already there"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(registry.blob_uploads(), 5 + 3);
+
+    // Pushing again sends nothing but the manifest.
+    let again = push(&copy_to_registry("v2"), &[&v2]);
+    assert!(
+        stderr(&again).contains("0 blobs uploaded"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(registry.blob_uploads(), 8);
+
+    for (reference, expected) in [(&v1, "app v1"), (&v2, "app v2")] {
+        run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", reference]));
+        assert_eq!(podman_run(reference, &[], &[]).trim(), expected);
+    }
+}
+
+#[test]
+fn a_zstd_image_is_pushed_and_runs() {
+    let registry = Registry::start(None);
+    let reference = format!("{}/zstd:test", registry.address());
+    let pushed = push(&copy_to_registry("zstd"), &[&reference]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&skopeo_inspect(&reference, None).stdout).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+    }
+    run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", &reference]));
+    assert_eq!(podman_run(&reference, &[], &[]).trim(), "tree says hi");
+}
+
+/// A bcrypt htpasswd line for alice:secret.
+fn htpasswd_line() -> String {
+    require("htpasswd");
+    run(Command::new("htpasswd").args(["-Bbn", "alice", "secret"]))
+}
+
+#[test]
+fn basic_auth_credentials_from_flags_and_auth_files_and_wrong_ones_tag_nothing() {
+    let registry = Registry::start(Some(&htpasswd_line()));
+    let reference = format!("{}/private:v1", registry.address());
+    let program = copy_to_registry("v1");
+
+    let anonymous = push(&program, &[&reference]);
+    assert!(!anonymous.status.success());
+    assert!(
+        stderr(&anonymous).contains("asks for credentials"),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    let wrong = push(&program, &["--creds", "alice:wrong", &reference]);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("refused the credentials of user 'alice'"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(
+        !stderr(&wrong).contains("wrong"),
+        "the password is never printed"
+    );
+    assert!(
+        !skopeo_inspect(&reference, Some("alice:secret"))
+            .status
+            .success(),
+        "nothing may be tagged after a refused push"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let auth_file = work.path().join("auth.json");
+    let encoded = run(Command::new("sh").args(["-c", "printf alice:secret | base64"]));
+    std::fs::write(
+        &auth_file,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            registry.address(),
+            encoded.trim()
+        ),
+    )
+    .unwrap();
+    let pushed = output_of(
+        Command::new(&program)
+            .arg(&reference)
+            .env("REGISTRY_AUTH_FILE", &auth_file),
+    );
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(
+        skopeo_inspect(&reference, Some("alice:secret"))
+            .status
+            .success()
+    );
+
+    let flags = push(&program, &["--creds", "alice:secret", &reference]);
+    assert!(
+        stderr(&flags).contains("0 blobs uploaded"),
+        "{}",
+        stderr(&flags)
+    );
+}
+
+#[test]
+fn a_push_to_a_stopped_registry_fails_clearly_and_completes_once_it_is_back() {
+    let mut registry = Registry::start(None);
+    let reference = format!("{}/restart:v1", registry.address());
+    let program = copy_to_registry("v1");
+    registry.stop();
+    let failed = push(&program, &[&reference]);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("failed 5 times"),
+        "{}",
+        stderr(&failed)
+    );
+    registry.resume();
+    let pushed = push(&program, &[&reference]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(skopeo_inspect(&reference, None).status.success());
+}
+
+/// A proxy in front of the registry that spoils some blob uploads: the
+/// first `errors` get a 500 answer, the next `drops` a closed connection.
+/// Each connection carries one request (the proxy asks for
+/// `Connection: close`), so every request is seen.
+struct FaultyProxy {
+    port: u16,
+    spoiled: Arc<AtomicUsize>,
+}
+
+impl FaultyProxy {
+    fn start(upstream: u16, errors: usize, drops: usize) -> FaultyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let spoiled = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&spoiled);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || proxy_one(client, upstream, &counter, errors, drops));
+            }
+        });
+        FaultyProxy { port, spoiled }
+    }
+}
+
+fn proxy_one(client: TcpStream, upstream: u16, spoiled: &AtomicUsize, errors: usize, drops: usize) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            head += &line;
+        }
+    }
+    let upload = head.starts_with("PUT ") && head.contains("/blobs/uploads/");
+    if upload {
+        let n = spoiled.fetch_add(1, Ordering::SeqCst);
+        if n < errors {
+            let mut client = client;
+            let _ = client.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 8\r\nConnection: close\r\n\r\ninjected",
+            );
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        if n < errors + drops {
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    server
+        .write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut to_server = server.try_clone().unwrap();
+    let forward = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut reader, &mut to_server);
+    });
+    let mut client = client;
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = forward.join();
+}
+
+#[test]
+fn injected_server_errors_and_dropped_connections_are_retried() {
+    let registry = Registry::start(None);
+    let proxy = FaultyProxy::start(registry.port, 2, 2);
+    let reference = format!("localhost:{}/faults:v1", proxy.port);
+    let pushed = push(&copy_to_registry("v1"), &[&reference]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(
+        stderr(&pushed).contains("trying again"),
+        "{}",
+        stderr(&pushed)
+    );
+    assert!(
+        proxy.spoiled.load(Ordering::SeqCst) >= 5,
+        "the faults were met"
+    );
+    let direct = format!("{}/faults:v1", registry.address());
+    assert!(skopeo_inspect(&direct, None).status.success());
+
+    // A registry that always fails: a clear error after the retries.
+    let broken = FaultyProxy::start(registry.port, usize::MAX / 2, 0);
+    let reference = format!("localhost:{}/broken:v1", broken.port);
+    let failed = push(&copy_to_registry("v1"), &[&reference]);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("failed 5 times") && stderr(&failed).contains("500"),
+        "{}",
+        stderr(&failed)
+    );
+    assert!(
+        !skopeo_inspect(&format!("{}/broken:v1", registry.address()), None)
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
+    // Nix never changes a store path; the test does, by hand, to one it made.
+    let store_path = "/nix/store/22222222222222222222222222222222-changes-after-describe";
+    let _ = std::fs::remove_dir_all(store_path);
+    std::fs::create_dir_all(store_path).unwrap();
+    std::fs::write(format!("{store_path}/data"), "as described").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let description = dir.path().join("description.json");
+    run(Command::new(strata_binary())
+        .args(["describe", "--name", "changing", "--closure"])
+        .arg(closure_file(dir.path(), &[store_path]))
+        .arg("-o")
+        .arg(&description)
+        .arg(store_path));
+    std::fs::write(format!("{store_path}/data"), "changed later").unwrap();
+
+    let registry = Registry::start(None);
+    let reference = format!("{}/changing:v1", registry.address());
+    let pushed = output_of(
+        Command::new(strata_binary())
+            .arg("push")
+            .arg(&description)
+            .arg(&reference),
+    );
+    std::fs::remove_dir_all(store_path).unwrap();
+    assert!(!pushed.status.success());
+    assert!(
+        stderr(&pushed).contains("no longer matches its recorded digest")
+            && stderr(&pushed).contains(store_path),
+        "{}",
+        stderr(&pushed)
+    );
+    assert!(!skopeo_inspect(&reference, None).status.success());
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&description).unwrap()).unwrap();
+    for layer in recorded["layers"].as_array().unwrap() {
+        let url = format!(
+            "http://{}/v2/changing/blobs/{}",
+            registry.address(),
+            layer["digest"].as_str().unwrap()
+        );
+        let status = run(Command::new("curl").args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-I",
+            &url,
+        ]));
+        assert_eq!(status, "404", "the registry holds the layer {url}");
+    }
+}
+
+/// `podman system service` on a socket of its own, stopped on drop.
+struct PodmanService {
+    child: Child,
+    _dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl PodmanService {
+    fn start() -> PodmanService {
+        require("podman");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "podman service did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PodmanService {
+            child,
+            _dir: dir,
+            socket,
+        }
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn copy_to_docker_daemon_and_copy_to_podman_load_through_the_api_socket() {
+    let service = PodmanService::start();
+    let host = format!("unix://{}", service.socket.display());
+    // Whether these were loaded before does not matter.
+    output_of(Command::new("podman").args(["rmi", "-f", "app:v1", "app:v2"]));
+
+    let docker = program("v1", "copyToDockerDaemon", "copy-to-docker-daemon");
+    let loaded = output_of(Command::new(&docker).env("DOCKER_HOST", &host));
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    assert!(stderr(&loaded).contains("app:v1"), "{}", stderr(&loaded));
+    assert_eq!(podman_run("app:v1", &[], &[]).trim(), "app v1");
+
+    let podman = program("v2", "copyToPodman", "copy-to-podman");
+    let loaded = output_of(Command::new(&podman).env("CONTAINER_HOST", &host));
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    assert_eq!(podman_run("app:v2", &[], &[]).trim(), "app v2");
+
+    // No engine at the socket: a clear error.
+    let missing = output_of(Command::new(&docker).env("DOCKER_HOST", "unix:///nonexistent.sock"));
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("cannot connect to /nonexistent.sock"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
