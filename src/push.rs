@@ -7,11 +7,12 @@
 //! the pipe and the compressor). The manifest goes last, so the tag never
 //! points at a manifest whose blobs are missing.
 
-use std::io::{self, BufWriter, PipeReader, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, PipeReader, Read, Write};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oci_spec::image::MediaType;
 use rayon::prelude::*;
 
@@ -73,6 +74,15 @@ enum Blob {
     Config,
 }
 
+impl Blob {
+    fn name(&self) -> String {
+        match self {
+            Blob::Layer(index) => format!("layer {}", index + 1),
+            Blob::Config => "config".to_owned(),
+        }
+    }
+}
+
 enum Outcome {
     Uploaded(u64),
     Skipped(u64),
@@ -107,24 +117,25 @@ pub fn push(description: ImageDescription, options: &PushOptions) -> Result<Push
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()?;
+    let progress = if io::stderr().is_terminal() {
+        MultiProgress::new()
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    };
+    let sender = Sender {
+        client: &client,
+        description: &description,
+        config: &documents.config,
+        options,
+        progress: &progress,
+    };
     let outcomes: Vec<Outcome> = pool.install(|| {
         blobs
             .par_iter()
             .map(|(blob, digest, size)| {
-                let what = match blob {
-                    Blob::Layer(index) => format!("layer {}", index + 1),
-                    Blob::Config => "the config".to_owned(),
-                };
-                send_blob(
-                    &client,
-                    &description,
-                    &documents.config,
-                    blob,
-                    digest,
-                    *size,
-                    options,
-                )
-                .with_context(|| format!("cannot push {what} ({digest}) to {destination}"))
+                sender.send(blob, digest, *size).with_context(|| {
+                    format!("cannot push {} ({digest}) to {destination}", blob.name())
+                })
             })
             .collect::<Result<Vec<_>>>()
     })?;
@@ -159,30 +170,49 @@ pub fn push(description: ImageDescription, options: &PushOptions) -> Result<Push
     Ok(summary)
 }
 
-fn send_blob(
-    client: &Client,
-    description: &Arc<ImageDescription>,
-    config: &[u8],
-    blob: &Blob,
-    digest: &Digest,
-    size: u64,
-    options: &PushOptions,
-) -> Result<Outcome> {
-    if client.has_blob(digest)? {
-        return Ok(Outcome::Skipped(size));
-    }
-    if let Some(from) = &options.mount_from
-        && client.mount_blob(digest, from)?
-    {
-        return Ok(Outcome::Mounted(size));
-    }
-    match blob {
-        Blob::Config => client.upload_blob(digest, || Ok(config))?,
-        Blob::Layer(index) => {
-            client.upload_blob(digest, || LayerReader::start(description, *index))?
+/// What sending a blob needs.
+struct Sender<'a> {
+    client: &'a Client,
+    description: &'a Arc<ImageDescription>,
+    config: &'a [u8],
+    options: &'a PushOptions,
+    progress: &'a MultiProgress,
+}
+
+impl Sender<'_> {
+    /// Skips, mounts or uploads one blob, showing its progress on a terminal.
+    fn send(&self, blob: &Blob, digest: &Digest, size: u64) -> Result<Outcome> {
+        let bar = self.progress.add(ProgressBar::new(size));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>10} {bar:30} {bytes:>10}/{total_bytes:<10} {msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_prefix(blob.name());
+        if self.client.has_blob(digest)? {
+            bar.finish_with_message("already there");
+            return Ok(Outcome::Skipped(size));
         }
+        if let Some(from) = &self.options.mount_from
+            && self.client.mount_blob(digest, from)?
+        {
+            bar.finish_with_message(format!("mounted from {from}"));
+            return Ok(Outcome::Mounted(size));
+        }
+        match blob {
+            Blob::Config => self.client.upload_blob(digest, || {
+                bar.set_position(0);
+                Ok(bar.wrap_read(self.config))
+            })?,
+            Blob::Layer(index) => self.client.upload_blob(digest, || {
+                bar.set_position(0);
+                Ok(bar.wrap_read(LayerReader::start(self.description, *index)?))
+            })?,
+        }
+        bar.finish_with_message("pushed");
+        Ok(Outcome::Uploaded(size))
     }
-    Ok(Outcome::Uploaded(size))
 }
 
 /// A layer's blob, written by its own thread into a pipe. At the end of the
