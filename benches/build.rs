@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     paths: usize,
     /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, default_value = "1GiB", value_parser = synthetic::parse_size)]
     size: u64,
     /// Files in the closure
     #[arg(long, default_value_t = 50_000)]
@@ -57,25 +57,6 @@ struct Args {
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit '{other}'")),
-    };
-    Ok(number * factor)
 }
 
 struct Measurement {

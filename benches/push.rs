@@ -26,7 +26,7 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     paths: usize,
     /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, default_value = "1GiB", value_parser = synthetic::parse_size)]
     size: u64,
     /// Files in the closure
     #[arg(long, default_value_t = 50_000)]
@@ -37,26 +37,6 @@ struct Args {
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("bad size '{text}'"))?;
-    let factor = match unit.trim() {
-        "" => 1,
-        "K" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => return Err(format!("unknown unit '{other}'")),
-    };
-    Ok(number * factor)
 }
 
 /// The application: one store path of `bytes` random bytes, on top of the

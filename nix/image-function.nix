@@ -40,6 +40,8 @@
   # "docker" (an archive docker and podman load), "oci-archive" or
   # "oci-dir" (a directory).
   format ? "docker",
+  # OCI annotations, on the manifest and on the index entry.
+  annotations ? { },
   passthru ? { },
   meta ? { },
 }:
@@ -69,6 +71,7 @@ let
       compressor
       compressionLevel
       format
+      annotations
       ;
     contents = if builtins.isList roots then roots else [ roots ];
     layers = map layerSpec layers;

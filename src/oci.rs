@@ -71,11 +71,16 @@ pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments
                 .collect::<Result<Vec<_>>>()?,
         )
         .build()?;
+    let mut manifest = manifest;
+    if !plan.spec.annotations.is_empty() {
+        manifest.set_annotations(Some(plan.spec.annotations.clone().into_iter().collect()));
+    }
     let manifest = canonical_json(&manifest)?;
     let manifest_digest = Digest::of(&manifest);
 
     let spec = &plan.spec;
-    let annotations = HashMap::from([
+    let mut annotations: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
+    annotations.extend([
         (REF_NAME.to_owned(), spec.tag().to_owned()),
         (
             CONTAINERD_NAME.to_owned(),

@@ -70,6 +70,8 @@ pub struct ImageSpec {
     pub compression_level: Option<i32>,
     /// What the image is written as.
     pub format: ImageFormat,
+    /// OCI annotations, on the manifest and on the index entry.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What an image is written as.
@@ -123,6 +125,7 @@ impl Default for ImageSpec {
             compressor: Compressor::default(),
             compression_level: None,
             format: ImageFormat::default(),
+            annotations: BTreeMap::new(),
         }
     }
 }

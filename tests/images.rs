@@ -350,9 +350,20 @@ fn oci_dir_format_is_an_oci_layout_directory() {
     );
     let index: serde_json::Value =
         serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
+    let entry = &index["manifests"][0];
     assert_eq!(
-        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        entry["annotations"]["org.opencontainers.image.ref.name"],
         "test"
+    );
+    let source = "org.opencontainers.image.source";
+    assert_eq!(entry["annotations"][source], "https://example.com/strata");
+    let manifest_digest = entry["digest"].as_str().unwrap().replace("sha256:", "");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("blobs/sha256").join(manifest_digest)).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["annotations"][source],
+        "https://example.com/strata"
     );
     let blobs: Vec<String> = fs::read_dir(root.join("blobs/sha256"))
         .unwrap()

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -470,48 +470,6 @@ fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
             &url,
         ]));
         assert_eq!(status, "404", "the registry holds the layer {url}");
-    }
-}
-
-/// `podman system service` on a socket of its own, stopped on drop.
-struct PodmanService {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl PodmanService {
-    fn start() -> PodmanService {
-        require("podman");
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("podman.sock");
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "podman service did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        PodmanService {
-            child,
-            _dir: dir,
-            socket,
-        }
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -163,3 +163,23 @@ pub fn write_closure(file: &Path, paths: &[GeneratedPath]) -> std::io::Result<()
         .collect();
     fs::write(file, serde_json::to_vec(&records)?)
 }
+
+/// A size such as `1GiB`, `300M` or `4096` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit '{other}'")),
+    };
+    Ok(number * factor)
+}

@@ -413,3 +413,47 @@ pub fn closure_file(dir: &Path, paths: &[&str]) -> PathBuf {
     fs::write(&file, serde_json::to_string(&records).unwrap()).unwrap();
     file
 }
+
+/// A `podman system service` on a socket of its own (it serves the Docker
+/// Engine API), stopped on drop.
+pub struct PodmanService {
+    child: std::process::Child,
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PodmanService {
+    pub fn start() -> PodmanService {
+        require("podman");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start podman system service");
+        let started = std::time::Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "podman system service did not open {}",
+                socket.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        PodmanService {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

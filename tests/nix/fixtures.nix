@@ -188,6 +188,7 @@ in
       name = "oci-dir";
       tag = "test";
       format = "oci-dir";
+      annotations."org.opencontainers.image.source" = "https://example.com/strata";
       contents = [ busybox ];
       config.Cmd = [
         "/bin/sh"
