@@ -311,17 +311,27 @@ fn a_push_to_a_stopped_registry_fails_clearly_and_completes_once_it_is_back() {
     assert!(skopeo_inspect(&reference, None).status.success());
 }
 
-/// A proxy in front of the registry that spoils some blob uploads: the
-/// first `errors` get a 500 answer, the next `drops` a closed connection.
-/// Each connection carries one request (the proxy asks for
-/// `Connection: close`), so every request is seen.
-struct FaultyProxy {
+/// What a proxy in front of the registry does besides forwarding.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// The first `errors` blob uploads get a 500 answer, the next `drops` a
+    /// closed connection.
+    Faults { errors: usize, drops: usize },
+    /// Requests need a bearer token, which `/token` gives for alice:secret.
+    Bearer,
+}
+
+const TOKEN: &str = "token-for-alice";
+
+/// A proxy in front of the registry. Each connection carries one request
+/// (the proxy asks for `Connection: close`), so every request is seen.
+struct Proxy {
     port: u16,
     spoiled: Arc<AtomicUsize>,
 }
 
-impl FaultyProxy {
-    fn start(upstream: u16, errors: usize, drops: usize) -> FaultyProxy {
+impl Proxy {
+    fn start(upstream: u16, rule: Rule) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let spoiled = Arc::new(AtomicUsize::new(0));
@@ -329,16 +339,28 @@ impl FaultyProxy {
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let counter = Arc::clone(&counter);
-                std::thread::spawn(move || proxy_one(client, upstream, &counter, errors, drops));
+                std::thread::spawn(move || proxy_one(client, port, upstream, &counter, rule));
             }
         });
-        FaultyProxy { port, spoiled }
+        Proxy { port, spoiled }
     }
 }
 
-fn proxy_one(client: TcpStream, upstream: u16, spoiled: &AtomicUsize, errors: usize, drops: usize) {
+fn answer(mut client: TcpStream, status: &str, headers: &str, body: &str) {
+    let _ = client.write_all(
+        format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+fn proxy_one(client: TcpStream, port: u16, upstream: u16, spoiled: &AtomicUsize, rule: Rule) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut head = String::new();
+    let mut authorization = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -347,24 +369,48 @@ fn proxy_one(client: TcpStream, upstream: u16, spoiled: &AtomicUsize, errors: us
         if line == "\r\n" {
             break;
         }
-        if !line.to_ascii_lowercase().starts_with("connection:") {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("authorization:") {
+            authorization = Some(line["authorization:".len()..].trim().to_owned());
+        } else if !lower.starts_with("connection:") {
             head += &line;
         }
     }
-    let upload = head.starts_with("PUT ") && head.contains("/blobs/uploads/");
-    if upload {
-        let n = spoiled.fetch_add(1, Ordering::SeqCst);
-        if n < errors {
-            let mut client = client;
-            let _ = client.write_all(
-                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 8\r\nConnection: close\r\n\r\ninjected",
-            );
-            let _ = client.shutdown(Shutdown::Both);
-            return;
+    match rule {
+        Rule::Faults { errors, drops } => {
+            if head.starts_with("PUT ") && head.contains("/blobs/uploads/") {
+                let n = spoiled.fetch_add(1, Ordering::SeqCst);
+                if n < errors {
+                    return answer(client, "500 Internal Server Error", "", "injected");
+                }
+                if n < errors + drops {
+                    let _ = client.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
         }
-        if n < errors + drops {
-            let _ = client.shutdown(Shutdown::Both);
-            return;
+        Rule::Bearer => {
+            use base64::Engine;
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("alice:secret")
+            );
+            if head.starts_with("GET /token?") {
+                spoiled.fetch_add(1, Ordering::SeqCst);
+                let scoped = head.contains("scope=repository%3Abearer%3Apull%2Cpush")
+                    && head.contains("service=test");
+                return if authorization.as_deref() == Some(basic.as_str()) && scoped {
+                    answer(client, "200 OK", "", &format!(r#"{{"token":"{TOKEN}"}}"#))
+                } else {
+                    answer(client, "401 Unauthorized", "", "bad credentials or scope")
+                };
+            }
+            if authorization != Some(format!("Bearer {TOKEN}")) {
+                let challenge = format!(
+                    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test\",scope=\"repository:bearer:pull,push\"\r\n"
+                );
+                return answer(client, "401 Unauthorized", &challenge, "token needed");
+            }
         }
     }
     let mut server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
@@ -383,9 +429,67 @@ fn proxy_one(client: TcpStream, upstream: u16, spoiled: &AtomicUsize, errors: us
 }
 
 #[test]
+fn bearer_token_challenges_are_answered_with_the_credentials() {
+    let registry = Registry::start(None);
+    let proxy = Proxy::start(registry.port, Rule::Bearer);
+    let reference = format!("localhost:{}/bearer:v1", proxy.port);
+    let program = copy_to_registry("v1");
+
+    let wrong = push(&program, &["--creds", "alice:wrong", &reference]);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("refused the credentials of user 'alice'"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    let pushed = push(&program, &["--creds", "alice:secret", &reference]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(
+        stderr(&pushed).contains("5 blobs uploaded"),
+        "{}",
+        stderr(&pushed)
+    );
+    assert!(
+        proxy.spoiled.load(Ordering::SeqCst) >= 2,
+        "tokens were asked for"
+    );
+    let direct = format!("{}/bearer:v1", registry.address());
+    assert_eq!(
+        sha256_hex(&skopeo_inspect(&direct, None).stdout),
+        manifest_digest("v1").trim_start_matches("sha256:")
+    );
+}
+
+#[test]
+fn missing_blobs_are_mounted_from_another_repository_when_asked() {
+    let registry = Registry::start(None);
+    let first = format!("{}/team/one:v1", registry.address());
+    let second = format!("{}/team/two:v1", registry.address());
+    let program = copy_to_registry("v1");
+    assert!(push(&program, &[&first]).status.success());
+    let mounted = push(&program, &["--mount-from", "team/one", &second]);
+    assert!(mounted.status.success(), "{}", stderr(&mounted));
+    assert!(
+        stderr(&mounted).contains("0 blobs uploaded") && stderr(&mounted).contains("5 mounted"),
+        "{}",
+        stderr(&mounted)
+    );
+    assert_eq!(registry.blob_uploads(), 5, "only the first push uploaded");
+    run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", &second]));
+    assert_eq!(podman_run(&second, &[], &[]).trim(), "app v1");
+}
+
+#[test]
 fn injected_server_errors_and_dropped_connections_are_retried() {
     let registry = Registry::start(None);
-    let proxy = FaultyProxy::start(registry.port, 2, 2);
+    let proxy = Proxy::start(
+        registry.port,
+        Rule::Faults {
+            errors: 2,
+            drops: 2,
+        },
+    );
     let reference = format!("localhost:{}/faults:v1", proxy.port);
     let pushed = push(&copy_to_registry("v1"), &[&reference]);
     assert!(pushed.status.success(), "{}", stderr(&pushed));
@@ -402,7 +506,13 @@ fn injected_server_errors_and_dropped_connections_are_retried() {
     assert!(skopeo_inspect(&direct, None).status.success());
 
     // A registry that always fails: a clear error after the retries.
-    let broken = FaultyProxy::start(registry.port, usize::MAX / 2, 0);
+    let broken = Proxy::start(
+        registry.port,
+        Rule::Faults {
+            errors: usize::MAX / 2,
+            drops: 0,
+        },
+    );
     let reference = format!("localhost:{}/broken:v1", broken.port);
     let failed = push(&copy_to_registry("v1"), &[&reference]);
     assert!(!failed.status.success());
