@@ -17,15 +17,88 @@ use common::*;
 struct Registry {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    host: &'static str,
     port: u16,
 }
 
 impl Registry {
     fn start(htpasswd: Option<&str>) -> Registry {
+        Registry::start_on("127.0.0.1", htpasswd, "")
+    }
+
+    /// A registry serving HTTPS on 127.0.0.2 (not taken for local, so
+    /// strata insists on TLS), with a certificate signed by a CA of its own;
+    /// returns the directory that holds the CA's certificate, `ca.pem`.
+    fn start_tls() -> (Registry, tempfile::TempDir) {
+        require("openssl");
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().to_owned();
+        let file = |name: &str| certs.join(name).display().to_string();
+        let openssl = |args: &[&str]| {
+            run(Command::new("openssl").args(args).current_dir(&certs));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=strata test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.2",
+        ]);
+        std::fs::write(
+            certs.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.2\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            file("cert.pem"),
+            file("key.pem")
+        );
+        (Registry::start_on("127.0.0.2", None, &tls), dir)
+    }
+
+    fn start_on(host: &'static str, htpasswd: Option<&str>, http_extra: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}:{port}\n{http_extra}",
             dir.path().join("data").display()
         );
         if let Some(line) = htpasswd {
@@ -40,6 +113,7 @@ impl Registry {
         let mut registry = Registry {
             child: None,
             dir,
+            host,
             port,
         };
         registry.resume();
@@ -63,7 +137,7 @@ impl Registry {
                 .spawn()
                 .expect("cannot start docker-registry"),
         );
-        wait_for_port(self.port);
+        wait_for_port(self.host, self.port);
     }
 
     fn stop(&mut self) {
@@ -88,7 +162,10 @@ impl Registry {
     }
 
     fn address(&self) -> String {
-        format!("localhost:{}", self.port)
+        match self.host {
+            "127.0.0.1" => format!("localhost:{}", self.port),
+            host => format!("{host}:{}", self.port),
+        }
     }
 }
 
@@ -106,9 +183,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+fn wait_for_port(host: &str, port: u16) {
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((host, port)).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "nothing listens on port {port}"
@@ -202,6 +279,33 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
         run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", reference]));
         assert_eq!(podman_run(reference, &[], &[]).trim(), expected);
     }
+}
+
+#[test]
+fn tls_is_verified_against_the_system_roots() {
+    let (registry, certs) = Registry::start_tls();
+    let ca = certs.path().join("ca.pem");
+    let reference = format!("{}/tls:v1", registry.address());
+    let program = copy_to_registry("v1");
+    let untrusted = push(&program, &[&reference]);
+    assert!(!untrusted.status.success());
+    assert!(
+        stderr(&untrusted).contains("invalid peer certificate"),
+        "{}",
+        stderr(&untrusted)
+    );
+    // The system roots, with the test's CA added as OpenSSL's variable allows.
+    let trusted = output_of(
+        Command::new(&program)
+            .arg(&reference)
+            .env("SSL_CERT_FILE", &ca),
+    );
+    assert!(trusted.status.success(), "{}", stderr(&trusted));
+    assert!(
+        stderr(&trusted).contains("5 blobs uploaded"),
+        "{}",
+        stderr(&trusted)
+    );
 }
 
 #[test]
