@@ -625,11 +625,14 @@ fn injected_server_errors_and_dropped_connections_are_retried() {
         "{}",
         stderr(&failed)
     );
-    assert!(
-        !skopeo_inspect(&format!("{}/broken:v1", registry.address()), None)
-            .status
-            .success()
-    );
+    let direct = format!("{}/broken:v1", registry.address());
+    assert!(!skopeo_inspect(&direct, None).status.success());
+
+    // The push that failed half-way (its upload sessions left open) is run
+    // again, straight to the registry, and completes.
+    let again = push(&copy_to_registry("v1"), &[&direct]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(skopeo_inspect(&direct, None).status.success());
 }
 
 #[test]

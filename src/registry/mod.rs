@@ -174,7 +174,6 @@ impl Client {
     fn send(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
         let sent = match (method, payload) {
             ("HEAD", _) => self.authorized(self.agent.head(url)).call(),
-            ("GET", _) => self.authorized(self.agent.get(url)).call(),
             (_, Payload::Empty) => {
                 let builder = if method == "PUT" {
                     self.agent.put(url)
