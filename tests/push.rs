@@ -669,25 +669,11 @@ fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
         stderr(&pushed)
     );
     assert!(!skopeo_inspect(&reference, None).status.success());
-    let recorded: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&description).unwrap()).unwrap();
-    for layer in recorded["layers"].as_array().unwrap() {
-        let url = format!(
-            "http://{}/v2/changing/blobs/{}",
-            registry.address(),
-            layer["digest"].as_str().unwrap()
-        );
-        let status = run(Command::new("curl").args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-I",
-            &url,
-        ]));
-        assert_eq!(status, "404", "the registry holds the layer {url}");
-    }
+    // strata cut the upload short: the registry never got to judge the bytes
+    // (it would have refused them as "digest invalid").
+    let log = std::fs::read_to_string(registry.log_path()).unwrap();
+    assert!(log.contains("client disconnected during blob PUT"), "{log}");
+    assert!(!log.contains("digest invalid"), "{log}");
 }
 
 #[test]
