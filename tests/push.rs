@@ -234,6 +234,25 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Asserts that a command succeeded and that its stderr says each of `said`.
+fn assert_succeeded(output: &std::process::Output, said: &[&str]) {
+    assert!(output.status.success(), "{}", stderr(output));
+    assert_said(output, said);
+}
+
+/// Asserts that a command failed and that its stderr says each of `said`.
+fn assert_failed(output: &std::process::Output, said: &[&str]) {
+    assert!(!output.status.success(), "{}", stderr(output));
+    assert_said(output, said);
+}
+
+fn assert_said(output: &std::process::Output, said: &[&str]) {
+    let text = stderr(output);
+    for expected in said {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
     let registry = Registry::start(None);
@@ -241,38 +260,24 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
     let v2 = format!("{}/app:v2", registry.address());
 
     let first = push(&copy_to_registry("v1"), &[&v1]);
-    assert!(first.status.success(), "{}", stderr(&first));
-    assert!(
-        stderr(&first).contains("5 blobs uploaded"),
-        "{}",
-        stderr(&first)
-    );
+    assert_succeeded(&first, &["5 blobs uploaded"]);
     assert_eq!(registry.blob_uploads(), 5, "3 layers, the config");
 
     // The registry holds exactly the manifest the description records.
     let manifest = skopeo_inspect(&v1, None);
-    assert!(manifest.status.success(), "{}", stderr(&manifest));
+    assert_succeeded(&manifest, &[]);
     let digest = format!("sha256:{}", sha256_hex(&manifest.stdout));
     assert_eq!(digest, manifest_digest("v1"));
 
     // Only the application changed: its layer, the customisation layer that
     // links it into /bin, and the config are sent; busybox and tree are not.
     let second = push(&copy_to_registry("v2"), &[&v2]);
-    assert!(second.status.success(), "{}", stderr(&second));
-    assert!(
-        stderr(&second).contains("3 blobs uploaded") && stderr(&second).contains("2 already there"),
-        "{}",
-        stderr(&second)
-    );
+    assert_succeeded(&second, &["3 blobs uploaded", "2 already there"]);
     assert_eq!(registry.blob_uploads(), 5 + 3);
 
     // Pushing again sends nothing but the manifest.
     let again = push(&copy_to_registry("v2"), &[&v2]);
-    assert!(
-        stderr(&again).contains("0 blobs uploaded"),
-        "{}",
-        stderr(&again)
-    );
+    assert_succeeded(&again, &["0 blobs uploaded"]);
     assert_eq!(registry.blob_uploads(), 8);
 
     for (reference, expected) in [(&v1, "app v1"), (&v2, "app v2")] {
@@ -288,24 +293,14 @@ fn tls_is_verified_against_the_system_roots() {
     let reference = format!("{}/tls:v1", registry.address());
     let program = copy_to_registry("v1");
     let untrusted = push(&program, &[&reference]);
-    assert!(!untrusted.status.success());
-    assert!(
-        stderr(&untrusted).contains("invalid peer certificate"),
-        "{}",
-        stderr(&untrusted)
-    );
+    assert_failed(&untrusted, &["invalid peer certificate"]);
     // The system roots, with the test's CA added as OpenSSL's variable allows.
     let trusted = output_of(
         Command::new(&program)
             .arg(&reference)
             .env("SSL_CERT_FILE", &ca),
     );
-    assert!(trusted.status.success(), "{}", stderr(&trusted));
-    assert!(
-        stderr(&trusted).contains("5 blobs uploaded"),
-        "{}",
-        stderr(&trusted)
-    );
+    assert_succeeded(&trusted, &["5 blobs uploaded"]);
 }
 
 #[test]
@@ -313,7 +308,7 @@ fn a_zstd_image_is_pushed_and_runs() {
     let registry = Registry::start(None);
     let reference = format!("{}/zstd:test", registry.address());
     let pushed = push(&copy_to_registry("zstd"), &[&reference]);
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert_succeeded(&pushed, &[]);
     let manifest: serde_json::Value =
         serde_json::from_slice(&skopeo_inspect(&reference, None).stdout).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
@@ -339,20 +334,10 @@ fn basic_auth_credentials_from_flags_and_auth_files_and_wrong_ones_tag_nothing()
     let program = copy_to_registry("v1");
 
     let anonymous = push(&program, &[&reference]);
-    assert!(!anonymous.status.success());
-    assert!(
-        stderr(&anonymous).contains("asks for credentials"),
-        "{}",
-        stderr(&anonymous)
-    );
+    assert_failed(&anonymous, &["asks for credentials"]);
 
     let wrong = push(&program, &["--creds", "alice:wrong", &reference]);
-    assert!(!wrong.status.success());
-    assert!(
-        stderr(&wrong).contains("refused the credentials of user 'alice'"),
-        "{}",
-        stderr(&wrong)
-    );
+    assert_failed(&wrong, &["refused the credentials of user 'alice'"]);
     assert!(
         !stderr(&wrong).contains("wrong"),
         "the password is never printed"
@@ -381,7 +366,7 @@ fn basic_auth_credentials_from_flags_and_auth_files_and_wrong_ones_tag_nothing()
             .arg(&reference)
             .env("REGISTRY_AUTH_FILE", &auth_file),
     );
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert_succeeded(&pushed, &[]);
     assert!(
         skopeo_inspect(&reference, Some("alice:secret"))
             .status
@@ -389,11 +374,7 @@ fn basic_auth_credentials_from_flags_and_auth_files_and_wrong_ones_tag_nothing()
     );
 
     let flags = push(&program, &["--creds", "alice:secret", &reference]);
-    assert!(
-        stderr(&flags).contains("0 blobs uploaded"),
-        "{}",
-        stderr(&flags)
-    );
+    assert_succeeded(&flags, &["0 blobs uploaded"]);
 }
 
 #[test]
@@ -403,15 +384,10 @@ fn a_push_to_a_stopped_registry_fails_clearly_and_completes_once_it_is_back() {
     let program = copy_to_registry("v1");
     registry.stop();
     let failed = push(&program, &[&reference]);
-    assert!(!failed.status.success());
-    assert!(
-        stderr(&failed).contains("failed 5 times"),
-        "{}",
-        stderr(&failed)
-    );
+    assert_failed(&failed, &["failed 5 times"]);
     registry.resume();
     let pushed = push(&program, &[&reference]);
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert_succeeded(&pushed, &[]);
     assert!(skopeo_inspect(&reference, None).status.success());
 }
 
@@ -540,20 +516,10 @@ fn bearer_token_challenges_are_answered_with_the_credentials() {
     let program = copy_to_registry("v1");
 
     let wrong = push(&program, &["--creds", "alice:wrong", &reference]);
-    assert!(!wrong.status.success());
-    assert!(
-        stderr(&wrong).contains("refused the credentials of user 'alice'"),
-        "{}",
-        stderr(&wrong)
-    );
+    assert_failed(&wrong, &["refused the credentials of user 'alice'"]);
 
     let pushed = push(&program, &["--creds", "alice:secret", &reference]);
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
-    assert!(
-        stderr(&pushed).contains("5 blobs uploaded"),
-        "{}",
-        stderr(&pushed)
-    );
+    assert_succeeded(&pushed, &["5 blobs uploaded"]);
     assert!(
         proxy.spoiled.load(Ordering::SeqCst) >= 2,
         "tokens were asked for"
@@ -573,12 +539,7 @@ fn missing_blobs_are_mounted_from_another_repository_when_asked() {
     let program = copy_to_registry("v1");
     assert!(push(&program, &[&first]).status.success());
     let mounted = push(&program, &["--mount-from", "team/one", &second]);
-    assert!(mounted.status.success(), "{}", stderr(&mounted));
-    assert!(
-        stderr(&mounted).contains("0 blobs uploaded") && stderr(&mounted).contains("5 mounted"),
-        "{}",
-        stderr(&mounted)
-    );
+    assert_succeeded(&mounted, &["0 blobs uploaded", "5 mounted"]);
     assert_eq!(registry.blob_uploads(), 5, "only the first push uploaded");
     run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", &second]));
     assert_eq!(podman_run(&second, &[], &[]).trim(), "app v1");
@@ -596,12 +557,7 @@ fn injected_server_errors_and_dropped_connections_are_retried() {
     );
     let reference = format!("localhost:{}/faults:v1", proxy.port);
     let pushed = push(&copy_to_registry("v1"), &[&reference]);
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
-    assert!(
-        stderr(&pushed).contains("trying again"),
-        "{}",
-        stderr(&pushed)
-    );
+    assert_succeeded(&pushed, &["trying again"]);
     assert!(
         proxy.spoiled.load(Ordering::SeqCst) >= 5,
         "the faults were met"
@@ -619,19 +575,14 @@ fn injected_server_errors_and_dropped_connections_are_retried() {
     );
     let reference = format!("localhost:{}/broken:v1", broken.port);
     let failed = push(&copy_to_registry("v1"), &[&reference]);
-    assert!(!failed.status.success());
-    assert!(
-        stderr(&failed).contains("failed 5 times") && stderr(&failed).contains("500"),
-        "{}",
-        stderr(&failed)
-    );
+    assert_failed(&failed, &["failed 5 times", "500"]);
     let direct = format!("{}/broken:v1", registry.address());
     assert!(!skopeo_inspect(&direct, None).status.success());
 
     // The push that failed half-way (its upload sessions left open) is run
     // again, straight to the registry, and completes.
     let again = push(&copy_to_registry("v1"), &[&direct]);
-    assert!(again.status.success(), "{}", stderr(&again));
+    assert_succeeded(&again, &[]);
     assert!(skopeo_inspect(&direct, None).status.success());
 }
 
@@ -661,12 +612,9 @@ fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
             .arg(&reference),
     );
     std::fs::remove_dir_all(store_path).unwrap();
-    assert!(!pushed.status.success());
-    assert!(
-        stderr(&pushed).contains("no longer matches its recorded digest")
-            && stderr(&pushed).contains(store_path),
-        "{}",
-        stderr(&pushed)
+    assert_failed(
+        &pushed,
+        &["no longer matches its recorded digest", store_path],
     );
     assert!(!skopeo_inspect(&reference, None).status.success());
     // strata cut the upload short: the registry never got to judge the bytes
@@ -685,23 +633,17 @@ fn copy_to_docker_daemon_and_copy_to_podman_load_through_the_api_socket() {
 
     let docker = program("v1", "copyToDockerDaemon", "copy-to-docker-daemon");
     let loaded = output_of(Command::new(&docker).env("DOCKER_HOST", &host));
-    assert!(loaded.status.success(), "{}", stderr(&loaded));
-    assert!(stderr(&loaded).contains("app:v1"), "{}", stderr(&loaded));
+    assert_succeeded(&loaded, &["app:v1"]);
     assert_eq!(podman_run("app:v1", &[], &[]).trim(), "app v1");
 
     let podman = program("v2", "copyToPodman", "copy-to-podman");
     let loaded = output_of(Command::new(&podman).env("CONTAINER_HOST", &host));
-    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    assert_succeeded(&loaded, &[]);
     assert_eq!(podman_run("app:v2", &[], &[]).trim(), "app v2");
 
     // No engine at the socket: a clear error.
     let missing = output_of(Command::new(&docker).env("DOCKER_HOST", "unix:///nonexistent.sock"));
-    assert!(!missing.status.success());
-    assert!(
-        stderr(&missing).contains("cannot connect to /nonexistent.sock"),
-        "{}",
-        stderr(&missing)
-    );
+    assert_failed(&missing, &["cannot connect to /nonexistent.sock"]);
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
