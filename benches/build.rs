@@ -27,18 +27,8 @@ use sha2::{Digest, Sha256};
 
 #[derive(Parser)]
 struct Args {
-    /// Store paths in the closure
-    #[arg(long, default_value_t = 300)]
-    paths: usize,
-    /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
-    #[arg(long, default_value = "1GiB", value_parser = synthetic::parse_size)]
-    size: u64,
-    /// Files in the closure
-    #[arg(long, default_value_t = 50_000)]
-    files: usize,
-    /// Seed of the generated closure
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    shape: synthetic::Shape,
     /// Runs of each command; the median is reported
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -187,15 +177,15 @@ fn main() {
             .args([
                 "--generate",
                 "--paths",
-                &args.paths.to_string(),
+                &args.shape.paths.to_string(),
                 "--size",
-                &args.size.to_string(),
+                &args.shape.bytes.to_string(),
             ])
             .args([
                 "--files",
-                &args.files.to_string(),
+                &args.shape.files.to_string(),
                 "--seed",
-                &args.seed.to_string(),
+                &args.shape.seed.to_string(),
             ])
             .arg("--work-dir")
             .arg(&work),
@@ -387,12 +377,7 @@ fn cores_of(threads: usize) -> usize {
 
 /// Generates the closure into `work`, with the lists the baselines need.
 fn generate(args: &Args, work: &Path) {
-    let shape = synthetic::Shape {
-        paths: args.paths,
-        bytes: args.size,
-        files: args.files,
-        seed: args.seed,
-    };
+    let shape = args.shape.clone();
     let store = synthetic::generate(work, &shape).expect("cannot generate the closure");
     let mut files = Vec::new();
     files_under(&store.store_dir, &mut files);

@@ -22,18 +22,8 @@ use clap::Parser;
 
 #[derive(Parser)]
 struct Args {
-    /// Store paths in the closure
-    #[arg(long, default_value_t = 300)]
-    paths: usize,
-    /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
-    #[arg(long, default_value = "1GiB", value_parser = synthetic::parse_size)]
-    size: u64,
-    /// Files in the closure
-    #[arg(long, default_value_t = 50_000)]
-    files: usize,
-    /// Seed of the generated closure
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    shape: synthetic::Shape,
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
@@ -159,19 +149,14 @@ fn timed(command: &mut Command) -> f64 {
 fn main() {
     let args = Args::parse();
     let work = tempfile::tempdir().unwrap();
-    let shape = synthetic::Shape {
-        paths: args.paths,
-        bytes: args.size,
-        files: args.files,
-        seed: args.seed,
-    };
+    let shape = args.shape.clone();
     let store = synthetic::generate(work.path(), &shape).expect("cannot generate the closure");
     let app_bytes = 20 << 20;
     let strata = env!("CARGO_BIN_EXE_strata");
     let mut descriptions = Vec::new();
     let mut archives = Vec::new();
     for version in [1, 2] {
-        let app = write_app(&store.store_dir, version, app_bytes, args.seed);
+        let app = write_app(&store.store_dir, version, app_bytes, args.shape.seed);
         let closure = work.path().join(format!("closure-{version}.json"));
         closure_with(&store, &app, app_bytes as u64, &closure);
         for (kind, list) in [("describe", &mut descriptions), ("build", &mut archives)] {

@@ -8,12 +8,21 @@ use std::path::{Path, PathBuf};
 
 use crate::rng::Rng;
 
-/// The shape of a generated closure.
-#[derive(Clone, Debug)]
+/// The shape of a generated closure, as the benchmarks take it on their
+/// command lines.
+#[derive(Clone, Debug, clap::Args)]
 pub struct Shape {
+    /// Store paths in the closure
+    #[arg(long, default_value_t = 300)]
     pub paths: usize,
+    /// Bytes in the closure (suffixes K, M, G, KiB, MiB, GiB)
+    #[arg(long = "size", default_value = "1GiB", value_parser = parse_size)]
     pub bytes: u64,
+    /// Files in the closure
+    #[arg(long, default_value_t = 50_000)]
     pub files: usize,
+    /// Seed of the generated closure
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
 
@@ -165,7 +174,7 @@ pub fn write_closure(file: &Path, paths: &[GeneratedPath]) -> std::io::Result<()
 }
 
 /// A size such as `1GiB`, `300M` or `4096` (bytes).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
