@@ -56,7 +56,7 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments> {
     let config = canonical_json(&image_config(plan, blobs)?)?;
     let config_digest = Digest::of(&config);
-    let manifest = ImageManifestBuilder::default()
+    let mut manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(descriptor(
@@ -71,7 +71,8 @@ pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments
                 .collect::<Result<Vec<_>>>()?,
         )
         .build()?;
-    let mut manifest = manifest;
+    // No annotations, no field: the manifests of images without them stay
+    // as they were.
     if !plan.spec.annotations.is_empty() {
         manifest.set_annotations(Some(plan.spec.annotations.clone().into_iter().collect()));
     }
