@@ -115,8 +115,13 @@ impl Client {
         digest: &Digest,
         mut body: impl FnMut() -> Result<R>,
     ) -> Result<()> {
+        // One retry loop around the whole upload: a new session each time.
         retrying(&format!("uploading blob {digest}"), || {
-            let response = self.request("POST", &self.url("blobs/uploads/"), &Payload::Empty)?;
+            let response =
+                match self.attempt("POST", &self.url("blobs/uploads/"), &Payload::Empty)? {
+                    Ok(response) => response,
+                    Err(refused) => return Ok(Err(refused)),
+                };
             if response.status() != StatusCode::ACCEPTED {
                 return Ok(Err(unexpected(response, "starting an upload")));
             }
@@ -152,23 +157,34 @@ impl Client {
         Ok(())
     }
 
-    /// Sends a request, retrying on connection failures and 5xx answers and
-    /// answering one authentication challenge.
+    /// Sends a request, retrying on connection failures and 5xx answers.
     fn request(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
         retrying(&format!("{method} {url}"), || {
-            let mut response = self.send(method, url, payload)?;
-            if response.status() == StatusCode::UNAUTHORIZED {
-                self.authenticate(&response)?;
-                response = self.send(method, url, payload)?;
-                if response.status() == StatusCode::UNAUTHORIZED {
-                    return Ok(Err(self.denied()));
-                }
-            }
-            if response.status().is_server_error() {
-                return Err(unexpected(response, &format!("{method} {url}")));
-            }
-            Ok(Ok(response))
+            self.attempt(method, url, payload)
         })
+    }
+
+    /// Sends a request once, answering one authentication challenge. As for
+    /// [`retrying`]: `Err` is a failure that may pass, `Ok(Err)` one that
+    /// will not.
+    fn attempt(
+        &self,
+        method: &str,
+        url: &str,
+        payload: &Payload,
+    ) -> Result<Result<Response<Body>>> {
+        let mut response = self.send(method, url, payload)?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            self.authenticate(&response)?;
+            response = self.send(method, url, payload)?;
+            if response.status() == StatusCode::UNAUTHORIZED {
+                return Ok(Err(self.denied()));
+            }
+        }
+        if response.status().is_server_error() {
+            return Err(unexpected(response, &format!("{method} {url}")));
+        }
+        Ok(Ok(response))
     }
 
     fn send(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
