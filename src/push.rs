@@ -47,6 +47,7 @@ pub struct PushSummary {
     pub skipped: usize,
     pub skipped_bytes: u64,
     pub mounted: usize,
+    pub mounted_bytes: u64,
 }
 
 impl std::fmt::Display for PushSummary {
@@ -62,7 +63,12 @@ impl std::fmt::Display for PushSummary {
             mb(self.skipped_bytes),
         )?;
         if self.mounted > 0 {
-            write!(f, ", {} mounted", self.mounted)?;
+            write!(
+                f,
+                ", {} mounted ({:.1} MB)",
+                self.mounted,
+                mb(self.mounted_bytes)
+            )?;
         }
         Ok(())
     }
@@ -163,7 +169,7 @@ pub fn push(description: ImageDescription, options: &PushOptions) -> Result<Push
             }
             Outcome::Mounted(size) => {
                 summary.mounted += 1;
-                summary.skipped_bytes += size;
+                summary.mounted_bytes += size;
             }
         }
     }
