@@ -86,19 +86,23 @@ let
       step = "describe";
     }
   );
-  # A script whose interpreter is strata, running `command` on the description.
+  # A script whose interpreter is strata, running `command` on the
+  # description: the output itself, or the program bin/<scriptName>.
   script =
-    scriptName: command:
-    strataDerivation {
-      name = scriptName;
-      step = "script";
-      inherit command;
-      descriptionFile = description;
-      interpreter = strataBin;
-    };
+    scriptName: command: isProgram:
+    strataDerivation (
+      {
+        name = scriptName;
+        step = "script";
+        inherit command;
+        descriptionFile = description;
+        interpreter = strataBin;
+      }
+      // (if isProgram then { program = scriptName; } else { })
+    );
   result =
     if step == "stream" then
-      script (derivationName (baseNameOf name) format) "stream"
+      script (derivationName (baseNameOf name) format) "stream" false
     else
       strataDerivation (
         spec.builderAttrs
@@ -113,9 +117,9 @@ let
     # Programs for `nix run`: push to a registry (docker://imageName:imageTag
     # unless given a destination), or load into Docker or podman through
     # their API socket.
-    copyToRegistry = script "copy-to-registry" "push";
-    copyToDockerDaemon = script "copy-to-docker-daemon" "docker-load";
-    copyToPodman = script "copy-to-podman" "podman-load";
+    copyToRegistry = script "copy-to-registry" "push" true;
+    copyToDockerDaemon = script "copy-to-docker-daemon" "docker-load" true;
+    copyToPodman = script "copy-to-podman" "podman-load" true;
     # The layering plan (JSON), for `strata explain --plan`.
     plan = strataDerivation (
       spec.builderAttrs

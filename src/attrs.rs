@@ -55,6 +55,11 @@ impl NixAttrs {
         })
     }
 
+    /// Whether the derivation has the attribute `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.value.get(key).is_some()
+    }
+
     /// The string attribute `key`.
     pub fn string(&self, key: &str) -> Result<&str> {
         self.get(key)?

@@ -86,19 +86,20 @@ pub fn run(step: BuilderStep) -> Result<()> {
     }
 }
 
-/// The commands a script may run, and where its executable goes: the stream
-/// script is the output itself; the others are programs in `bin/`.
-const SCRIPT_COMMANDS: [(&str, Option<&str>); 4] = [
-    ("stream", None),
-    ("push", Some("copy-to-registry")),
-    ("docker-load", Some("copy-to-docker-daemon")),
-    ("podman-load", Some("copy-to-podman")),
-];
+/// The commands a script may run.
+const SCRIPT_COMMANDS: [&str; 4] = ["stream", "push", "docker-load", "podman-load"];
 
+/// Writes the script: the output itself, or with a `program` attribute the
+/// program `bin/<program>` (for `nix run`).
 fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
     let command = attrs.string("command")?;
-    let Some((_, program)) = SCRIPT_COMMANDS.iter().find(|(c, _)| *c == command) else {
+    if !SCRIPT_COMMANDS.contains(&command) {
         bail!("unknown script command '{command}'");
+    }
+    let program = if attrs.has("program") {
+        Some(attrs.string("program")?)
+    } else {
+        None
     };
     let source = std::path::PathBuf::from(attrs.string("descriptionFile")?);
     let description = ImageDescription::read(&source)?;
