@@ -42,6 +42,11 @@
   format ? "docker",
   # OCI annotations, on the manifest and on the index entry.
   annotations ? { },
+  # The image this one is built on: a docker-archive (.tar, .tar.gz,
+  # .tar.zst), an OCI layout (directory or tar), a strata image or the
+  # output of pullImage. Its layers are kept as they are and its config is
+  # inherited.
+  fromImage ? null,
   passthru ? { },
   meta ? { },
 }:
@@ -74,6 +79,7 @@ let
       annotations
       ;
     contents = if builtins.isList roots then roots else [ roots ];
+    fromImage = if fromImage == null then null else "${fromImage}";
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
   };

@@ -58,6 +58,10 @@ pub struct ImageArgs {
     /// archive, or an OCI layout directory
     #[arg(long, value_enum)]
     pub format: Option<ImageFormat>,
+    /// Base image: a docker-archive (.tar, .tar.gz, .tar.zst) or an OCI
+    /// layout (directory or tar) whose layers and config the image inherits
+    #[arg(long, value_name = "IMAGE")]
+    pub from_image: Option<PathBuf>,
     /// Closure file (exportReferencesGraph JSON or text, or nix-store --dump-db
     /// output) instead of asking nix-store
     #[arg(long, value_name = "FILE")]
@@ -226,6 +230,12 @@ fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
             args.format
                 .map(|f| serde_json::to_value(f).expect("an enum serializes")),
         ),
+        (
+            "fromImage",
+            args.from_image
+                .as_ref()
+                .map(|p| serde_json::Value::from(p.to_string_lossy())),
+        ),
     ];
     for (key, override_value) in overrides {
         if let Some(v) = override_value {
@@ -266,6 +276,10 @@ fn roots_of(spec: &ImageSpec, store_dir: &str) -> Result<Vec<StorePath>> {
     let mut roots = inputs::named_store_paths(spec, store_dir)?;
     let config = serde_json::to_string(&spec.config)?;
     roots.extend(store_path::scan_store_paths(&config, store_dir));
+    // A base image in the store: what it refers to is in its layers.
+    if let Some(image) = &spec.from_image {
+        roots.extend(StorePath::parse(image, store_dir));
+    }
     roots.sort();
     roots.dedup();
     Ok(roots)

@@ -35,6 +35,23 @@ fn write_layer_blob<W: Write>(
     buffer: &mut [u8],
     workers: u32,
 ) -> Result<(LayerBlob, W)> {
+    if let Some(base) = &plan.layers[index].base {
+        let mut hashing = HashingWriter::new(out);
+        base.copy_to(&mut hashing)
+            .with_context(|| format!("while copying layer {} from the base image", index + 1))?;
+        let (digest, size, out) = hashing.finish();
+        if digest != base.blob.digest || size != base.blob.size {
+            bail!(
+                "layer {} of the base image {} ({}) now has digest {digest} and {size} bytes, not {} and {} bytes; the base image changed",
+                index + 1,
+                base.image.display(),
+                base.entry,
+                base.blob.digest,
+                base.blob.size
+            );
+        }
+        return Ok((base.blob.clone(), out));
+    }
     let spec = &plan.spec;
     let media_type = spec.compressor.media_type().to_owned();
     if spec.compressor == Compressor::None {
@@ -263,8 +280,12 @@ fn build_uncompressed_archive(
 ) -> Result<ImageDescription> {
     let attrs = plan.entry_attrs();
     let sizes = for_each_layer(&estimated_sizes(&plan), threads, |index, _| {
-        layer::layer_size(&plan.layers[index], &plan.store_dir, &attrs)
-            .with_context(|| format!("while reading layer {}", index + 1))
+        let layer = &plan.layers[index];
+        match &layer.base {
+            Some(base) => Ok(base.blob.size),
+            None => layer::layer_size(layer, &plan.store_dir, &attrs)
+                .with_context(|| format!("while reading layer {}", index + 1)),
+        }
     })?;
     let mut offsets = Vec::with_capacity(sizes.len());
     let mut layers_end = archive::PREFIX_LEN;

@@ -65,10 +65,19 @@ fn explain_layer(
 ) -> Result<LayerExplanation> {
     // A layer's tar is the entries every layer starts and ends with, each
     // path's entries and the root's: sized apart, the store is walked once.
+    if let Some(base) = &layer.base {
+        return Ok(LayerExplanation {
+            reason: format!("{} ({})", layer.reason, base.image.display()),
+            size: base.blob.size,
+            paths: Vec::new(),
+            root: Vec::new(),
+        });
+    }
     let part = |paths: Vec<StorePath>, root: RootTree| LayerPlan {
         paths,
         root,
         nar_size: None,
+        base: None,
         reason: String::new(),
     };
     let size_of = |plan: &LayerPlan| layer::layer_size(plan, store_dir, attrs);

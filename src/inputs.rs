@@ -2,11 +2,14 @@
 //! [`ImagePlan`], with the checks that need the filesystem done up front, so
 //! that a missing path is reported before any byte is written.
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
 
+use crate::base_image;
 use crate::closure::{ClosureGraph, PathRecord};
 use crate::plan::{self, ImagePlan};
-use crate::rootfs;
+use crate::rootfs::{self, Linking};
 use crate::spec::ImageSpec;
 use crate::store_path::StorePath;
 
@@ -19,16 +22,37 @@ pub fn plan_image(
     store_dir: &str,
 ) -> Result<ImagePlan> {
     let graph = ClosureGraph::from_records(records, store_dir)?;
+    let base = match &spec.from_image {
+        Some(image) => Some(base_image::read(
+            Path::new(image),
+            spec.architecture(),
+            &spec.os,
+        )?),
+        None => None,
+    };
+    // On a base image, directories are made, not linked, so that they merge
+    // with the base's (`/bin/app` beside the base's `/bin/sh`).
+    let base_symlinks = match &base {
+        Some(base) => base.symlinks(store_dir)?,
+        None => Default::default(),
+    };
+    let linking = if base.is_some() {
+        Linking::Files {
+            base_symlinks: &base_symlinks,
+        }
+    } else {
+        Linking::TopLevel
+    };
     let contents = parse_store_paths(&spec.contents, store_dir, "contents")?;
     let mut roots = plan::RootTrees {
-        contents: rootfs::merge_contents(&contents)?,
+        contents: rootfs::merge_contents(&contents, linking)?,
         explicit: Vec::new(),
     };
     for layer in &spec.layers {
         let copy = parse_store_paths(&layer.copy_to_root, store_dir, "layers.copyToRoot")?;
-        roots.explicit.push(rootfs::merge_contents(&copy)?);
+        roots.explicit.push(rootfs::merge_contents(&copy, linking)?);
     }
-    let plan = plan::make_plan(spec, &graph, helpers, roots, store_dir)?;
+    let plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
     check_on_disk(&plan)?;
     Ok(plan)
 }

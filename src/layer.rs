@@ -250,6 +250,7 @@ mod tests {
             paths,
             root: RootTree::default(),
             nar_size: None,
+            base: None,
             reason: "test".to_owned(),
         }
     }

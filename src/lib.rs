@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod attrs;
+pub mod base_image;
 pub mod closure;
 pub mod commands;
 pub mod compress;

@@ -150,21 +150,28 @@ fn descriptor(media_type: MediaType, size: u64, digest: &Digest) -> Result<Descr
 fn image_config(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<serde_json::Value> {
     let spec = &plan.spec;
     let created = spec.created.rfc3339();
-    let history = plan
+    let own_history = plan
         .layers
         .iter()
+        .filter(|layer| layer.base.is_none())
         .map(|layer| {
             HistoryBuilder::default()
                 .created(created.clone())
                 .created_by(layer.summary())
                 .build()
+                .map(serde_json::to_value)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Result<Vec<_>, _>, _>>()??;
+    let (runtime, mut history) = match &plan.base {
+        Some(base) => (spec.config.inherit_from(&base.config), base.history.clone()),
+        None => (spec.config.clone(), Vec::new()),
+    };
+    history.extend(own_history);
     let mut builder = ImageConfigurationBuilder::default()
         .created(created.clone())
         .architecture(Arch::from(spec.architecture()))
         .os(Os::from(spec.os.as_str()))
-        .config(runtime_config(&spec.config)?)
+        .config(runtime_config(&runtime)?)
         .rootfs(
             RootFsBuilder::default()
                 .typ("layers")
@@ -175,13 +182,13 @@ fn image_config(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<serde_json::Val
                         .collect::<Vec<_>>(),
                 )
                 .build()?,
-        )
-        .history(history);
+        );
     if let Some(variant) = &spec.variant {
         builder = builder.variant(variant.clone());
     }
     let mut value = serde_json::to_value(builder.build()?)?;
-    if let Some(check) = &spec.config.healthcheck {
+    value["history"] = serde_json::Value::Array(history);
+    if let Some(check) = &runtime.healthcheck {
         value["config"]["Healthcheck"] = serde_json::Value::Object(check.clone());
     }
     Ok(value)

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::base_image::{BaseConfig, BaseImage, BaseLayer};
 use crate::closure::{ClosureGraph, NodeId};
 use crate::layering::{self, StoreLayer};
 use crate::rootfs::RootTree;
@@ -29,6 +30,9 @@ pub struct ImagePlan {
     pub store_dir: String,
     /// Bottom layer first.
     pub layers: Vec<LayerPlan>,
+    /// What the config inherits from the base image (`fromImage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseConfig>,
 }
 
 /// One layer: whole store paths, and entries merged at `/`.
@@ -45,6 +49,10 @@ pub struct LayerPlan {
     /// Sum of the paths' NAR sizes, when the closure gave them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nar_size: Option<u64>,
+    /// A layer of the base image, carried over as it is (no paths, no
+    /// root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseLayer>,
     /// Why these paths share a layer.
     pub reason: String,
 }
@@ -60,7 +68,10 @@ impl LayerPlan {
 
     /// A rough size, to start the largest layers first.
     pub fn estimated_size(&self) -> u64 {
-        self.nar_size.unwrap_or(self.paths.len() as u64)
+        match &self.base {
+            Some(base) => base.blob.size,
+            None => self.nar_size.unwrap_or(self.paths.len() as u64),
+        }
     }
 }
 
@@ -87,12 +98,15 @@ pub struct RootTrees {
 }
 
 /// Plans the image. `helpers` are store paths that exist only to build the
-/// image (the spec file): they are in the closure but in no layer.
+/// image (the spec file): they are in the closure but in no layer. The base
+/// image's layers come first; its closure (a strata image refers to the
+/// store paths it holds) is in no layer of this image.
 pub fn make_plan(
     spec: ImageSpec,
     graph: &ClosureGraph,
     helpers: &[StorePath],
     roots: RootTrees,
+    base: Option<BaseImage>,
     store_dir: &str,
 ) -> Result<ImagePlan> {
     let node_of = |path: &str, what: &str| -> Result<NodeId> {
@@ -105,6 +119,27 @@ pub fn make_plan(
     taken.extend(excluded_paths(&spec, graph, store_dir)?);
 
     let mut layers = Vec::new();
+    let base_config = base.map(|base| {
+        let image = spec.from_image.clone().unwrap_or_default();
+        if let Some(id) = StorePath::parse(&image, store_dir)
+            .ok()
+            .and_then(|path| graph.id_of(&path))
+        {
+            taken.extend(graph.closure_of([id]));
+        }
+        let count = base.layers.len();
+        for (index, layer) in base.layers.into_iter().enumerate() {
+            layers.push(LayerPlan {
+                paths: Vec::new(),
+                root: RootTree::default(),
+                nar_size: None,
+                base: Some(layer),
+                reason: format!("base image layer {} of {count}", index + 1),
+            });
+        }
+        base.config
+    });
+    let base_layers = layers.len();
     if spec.include_store_paths {
         for content in &spec.contents {
             node_of(content, "contents")?;
@@ -138,8 +173,9 @@ pub fn make_plan(
         if automatic > 0 {
             let Some(budget) = spec.max_layers.checked_sub(reserved).filter(|&b| b > 0) else {
                 bail!(
-                    "maxLayers is {}, and the {} explicit layers and the customisation layer leave none for the other {automatic} store paths; raise maxLayers",
+                    "maxLayers is {}, and the {} base image layers, {} explicit layers and the customisation layer leave none for the other {automatic} store paths; raise maxLayers",
                     spec.max_layers,
+                    base_layers,
                     spec.layers.len()
                 );
             };
@@ -153,16 +189,17 @@ pub fn make_plan(
             paths: Vec::new(),
             root: roots.contents,
             nar_size: None,
+            base: None,
             reason: "customisation layer: contents linked into /".to_owned(),
         });
     }
-    layers.retain(|l| !l.paths.is_empty() || !l.root.is_empty());
+    layers.retain(|l| !l.paths.is_empty() || !l.root.is_empty() || l.base.is_some());
     if layers.is_empty() {
         bail!("the image would have no layers: give `contents` or a closure with store paths");
     }
     if layers.len() > spec.max_layers {
         bail!(
-            "the image needs {} layers ({} explicit), more than maxLayers = {}",
+            "the image needs {} layers ({base_layers} from the base image, {} explicit), more than maxLayers = {}",
             layers.len(),
             spec.layers.len(),
             spec.max_layers
@@ -172,6 +209,7 @@ pub fn make_plan(
         spec,
         store_dir: store_dir.to_owned(),
         layers,
+        base: base_config,
     })
 }
 
@@ -233,6 +271,7 @@ fn store_layer(graph: &ClosureGraph, group: StoreLayer) -> LayerPlan {
             .collect(),
         root: RootTree::default(),
         nar_size,
+        base: None,
         reason: group.reason,
     }
 }
@@ -276,12 +315,12 @@ mod tests {
     #[test]
     fn customisation_layer_counts_against_the_budget() {
         let g = test_graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[])]);
-        let plan = make_plan(spec(2), &g, &[], contents_root(), "/nix/store").unwrap();
+        let plan = make_plan(spec(2), &g, &[], contents_root(), None, "/nix/store").unwrap();
         assert_eq!(plan.layers.len(), 2);
         assert_eq!(plan.layers[0].paths.len(), 3);
         assert_eq!(plan.layers[0].nar_size, Some(3));
         assert!(plan.layers[1].paths.is_empty() && !plan.layers[1].root.is_empty());
-        let plan = make_plan(spec(2), &g, &[], RootTrees::default(), "/nix/store").unwrap();
+        let plan = make_plan(spec(2), &g, &[], RootTrees::default(), None, "/nix/store").unwrap();
         assert_eq!(
             plan.layers.len(),
             2,
@@ -298,6 +337,7 @@ mod tests {
             &g,
             std::slice::from_ref(&helper),
             RootTrees::default(),
+            None,
             "/nix/store",
         )
         .unwrap();
@@ -310,14 +350,21 @@ mod tests {
     fn an_empty_image_is_an_error() {
         let g = test_graph(&[("spec", &[])]);
         let helper = g.node(0).path.clone();
-        let err = make_plan(spec(10), &g, &[helper], RootTrees::default(), "/nix/store");
+        let err = make_plan(
+            spec(10),
+            &g,
+            &[helper],
+            RootTrees::default(),
+            None,
+            "/nix/store",
+        );
         assert!(err.is_err());
     }
 
     #[test]
     fn plans_round_trip_through_json() {
         let g = test_graph(&[("a", &["b"]), ("b", &[])]);
-        let plan = make_plan(spec(5), &g, &[], contents_root(), "/nix/store").unwrap();
+        let plan = make_plan(spec(5), &g, &[], contents_root(), None, "/nix/store").unwrap();
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<ImagePlan>(&text).unwrap(), plan);
     }
@@ -345,7 +392,7 @@ mod tests {
             contents: RootTree::default(),
             explicit: vec![RootTree::default(), root()],
         };
-        let plan = make_plan(s, &g, &[], roots, "/nix/store").unwrap();
+        let plan = make_plan(s, &g, &[], roots, None, "/nix/store").unwrap();
         assert_eq!(names(&plan.layers[0]), ["libc"]);
         assert_eq!(
             names(&plan.layers[1]),
@@ -374,7 +421,10 @@ mod tests {
                 contents: RootTree::default(),
                 explicit: vec![RootTree::default()],
             };
-            make_plan(s, &g, &[], roots, "/nix/store").unwrap().layers[0].clone()
+            make_plan(s, &g, &[], roots, None, "/nix/store")
+                .unwrap()
+                .layers[0]
+                .clone()
         };
         let one = plan_of(test_graph(&[
             ("app", &["runtime"]),
@@ -395,29 +445,29 @@ mod tests {
         let g = test_graph(&[("app", &["docs", "libc"]), ("docs", &[]), ("libc", &[])]);
         let mut s = spec(10);
         s.exclude_paths = vec![".*-docs".to_owned()];
-        let plan = make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap();
+        let plan = make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap();
         let all: Vec<&str> = plan.layers.iter().flat_map(names).collect();
         assert!(!all.contains(&"docs") && all.len() == 2, "{all:?}");
         s.exclude_paths = vec![store_path("docs")];
-        assert!(make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").is_ok());
+        assert!(make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").is_ok());
 
         s.exclude_paths = vec!["nothing-like-this".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+            make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("matches no store path"), "{err}");
         s.exclude_paths = vec!["(".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(s.clone(), &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+            make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("regular expression"), "{err}");
         s.exclude_paths = vec![".*-libc".to_owned()];
         s.config.cmd = Some(vec![format!("{}/bin/x", store_path("libc"))]);
         let err = format!(
             "{:#}",
-            make_plan(s, &g, &[], RootTrees::default(), "/nix/store").unwrap_err()
+            make_plan(s, &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("the image config points to"), "{err}");
     }
@@ -439,7 +489,7 @@ mod tests {
         };
         let err = format!(
             "{:#}",
-            make_plan(s, &g, &[], roots, "/nix/store").unwrap_err()
+            make_plan(s, &g, &[], roots, None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("raise maxLayers"), "{err}");
     }

@@ -51,8 +51,26 @@ enum Slot {
     Directory(BTreeMap<String, Slot>),
 }
 
+/// How deep the root tree links into the content paths.
+#[derive(Clone, Copy, Debug)]
+pub enum Linking<'a> {
+    /// Top-level entries are links where only one content path has them
+    /// (`/bin -> …/bin`), as `buildEnv` does.
+    TopLevel,
+    /// Every directory is made and only files and symlinks are links, so
+    /// the tree merges with a base image's directories. Where the base has
+    /// a symlink to a directory (`/bin -> usr/bin`, or into the store as a
+    /// strata image has), the entries go where it points: into the
+    /// directory it names, or beside the store directory's entries.
+    Files {
+        /// The base image's symlinks outside the store: path (no leading
+        /// `/`) to target.
+        base_symlinks: &'a BTreeMap<String, String>,
+    },
+}
+
 /// Merges the content paths, in order, into one root tree.
-pub fn merge_contents(contents: &[StorePath]) -> Result<RootTree> {
+pub fn merge_contents(contents: &[StorePath], linking: Linking) -> Result<RootTree> {
     let mut root: BTreeMap<String, Slot> = BTreeMap::new();
     for content in contents {
         let meta = fs::metadata(content.as_path())
@@ -65,8 +83,12 @@ pub fn merge_contents(contents: &[StorePath]) -> Result<RootTree> {
         add_children(&mut root, content.as_path(), content, "")?;
     }
     let store_dir = contents.first().map(|c| c.store_dir().to_owned());
-    if let Some(store_dir) = store_dir {
-        check_store_dir_untouched(&root, &store_dir)?;
+    if let Some(store_dir) = &store_dir {
+        check_store_dir_untouched(&root, store_dir)?;
+    }
+    if let (Linking::Files { base_symlinks }, Some(store_dir)) = (linking, &store_dir) {
+        expand_directories(&mut root)?;
+        follow_base_symlinks(&mut root, base_symlinks, store_dir)?;
     }
     Ok(RootTree {
         entries: root
@@ -74,6 +96,127 @@ pub fn merge_contents(contents: &[StorePath]) -> Result<RootTree> {
             .map(|(name, slot)| (name, finish(slot)))
             .collect(),
     })
+}
+
+/// Replaces every link to a directory by a directory of links.
+fn expand_directories(map: &mut BTreeMap<String, Slot>) -> Result<()> {
+    for slot in map.values_mut() {
+        if let Slot::Link { source, origin } = slot
+            && fs::symlink_metadata(&*source).is_ok_and(|m| m.is_dir())
+        {
+            let mut children = BTreeMap::new();
+            add_children(&mut children, source, origin, "/")?;
+            *slot = Slot::Directory(children);
+        }
+        if let Slot::Directory(children) = slot {
+            expand_directories(children)?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves or completes the directories that the base image has as symlinks
+/// (see [`Linking::Files`]).
+fn follow_base_symlinks(
+    root: &mut BTreeMap<String, Slot>,
+    base_symlinks: &BTreeMap<String, String>,
+    store_dir: &str,
+) -> Result<()> {
+    for (path, target) in base_symlinks {
+        let components: Vec<&str> = path.split('/').collect();
+        let Some((name, parents)) = components.split_last() else {
+            continue;
+        };
+        let Some(map) = directory_at(root, parents) else {
+            continue;
+        };
+        if !matches!(map.get(*name), Some(Slot::Directory(_))) {
+            continue;
+        }
+        let Some(Slot::Directory(children)) = map.remove(*name) else {
+            unreachable!("checked above");
+        };
+        let resolved = resolve_link(parents, target);
+        let on_disk = Path::new("/").join(&resolved);
+        if on_disk.starts_with(store_dir) {
+            // Into a store path: a directory of links to what it holds, and
+            // to this image's entries.
+            let origin = StorePath::parse(
+                &on_disk
+                    .ancestors()
+                    .find(|a| a.parent() == Some(Path::new(store_dir)))
+                    .unwrap_or(&on_disk)
+                    .to_string_lossy(),
+                store_dir,
+            )
+            .with_context(|| format!("the base image's /{path} points to {target}"))?;
+            let mut merged = BTreeMap::new();
+            if on_disk.is_dir() {
+                add_children(&mut merged, &on_disk, &origin, &format!("/{path}"))?;
+            }
+            for (child, slot) in children {
+                merged.insert(child, slot);
+            }
+            map.insert((*name).to_owned(), Slot::Directory(merged));
+        } else {
+            // Elsewhere in the image: the entries go there.
+            let mut map = &mut *root;
+            let parts: Vec<&str> = resolved.split('/').filter(|c| !c.is_empty()).collect();
+            for part in &parts {
+                let slot = map
+                    .entry((*part).to_owned())
+                    .or_insert_with(|| Slot::Directory(BTreeMap::new()));
+                let Slot::Directory(next) = slot else {
+                    bail!(
+                        "the base image's /{path} points to /{resolved}, where contents have a file"
+                    );
+                };
+                map = next;
+            }
+            for (child, slot) in children {
+                if map.insert(child.clone(), slot).is_some() {
+                    bail!(
+                        "contents have both /{path}/{child} and /{resolved}/{child}, which the base image's symlink /{path} -> {target} makes one"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The directory of the tree at `path`, if the tree has one there.
+fn directory_at<'m>(
+    map: &'m mut BTreeMap<String, Slot>,
+    path: &[&str],
+) -> Option<&'m mut BTreeMap<String, Slot>> {
+    match path.split_first() {
+        None => Some(map),
+        Some((first, rest)) => match map.get_mut(*first) {
+            Some(Slot::Directory(children)) => directory_at(children, rest),
+            _ => None,
+        },
+    }
+}
+
+/// The path (no leading `/`) that the symlink in directory `parents` with
+/// target `target` names, `.` and `..` resolved.
+fn resolve_link(parents: &[&str], target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        parents.to_vec()
+    };
+    for component in target.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
 }
 
 fn add_children(
@@ -286,7 +429,7 @@ mod tests {
                 ("nix-support/setup", "s"),
             ],
         );
-        let tree = merge_contents(std::slice::from_ref(&a)).unwrap();
+        let tree = merge_contents(std::slice::from_ref(&a), Linking::TopLevel).unwrap();
         let expected = BTreeMap::from([
             ("bin".to_owned(), link(&a, "bin")),
             ("etc".to_owned(), link(&a, "etc")),
@@ -299,7 +442,7 @@ mod tests {
         let store = Store::new();
         let a = store.path("a", &[("bin/x", "x"), ("share/a/1", "1")]);
         let bb = store.path("bb", &[("bin/y", "y"), ("share/b/2", "2"), ("lib/l", "l")]);
-        let tree = merge_contents(&[a.clone(), bb.clone()]).unwrap();
+        let tree = merge_contents(&[a.clone(), bb.clone()], Linking::TopLevel).unwrap();
         let expected = BTreeMap::from([
             (
                 "bin".to_owned(),
@@ -325,11 +468,11 @@ mod tests {
         let store = Store::new();
         let a = store.path("a", &[("etc/same", "same"), ("etc/one", "1")]);
         let bb = store.path("bb", &[("etc/same", "same"), ("etc/two", "2")]);
-        assert!(merge_contents(&[a.clone(), bb]).is_ok());
+        assert!(merge_contents(&[a.clone(), bb], Linking::TopLevel).is_ok());
         let ccc = store.path("ccc", &[("etc/one", "different")]);
         let err = format!(
             "{:#}",
-            merge_contents(&[a.clone(), ccc.clone()]).unwrap_err()
+            merge_contents(&[a.clone(), ccc.clone()], Linking::TopLevel).unwrap_err()
         );
         assert!(err.contains("collide at /etc/one"), "{err}");
         assert!(
@@ -343,7 +486,10 @@ mod tests {
         let store = Store::new();
         let a = store.path("a", &[("bin/x", "x")]);
         let bb = store.path("bb", &[("bin", "a file")]);
-        let err = format!("{:#}", merge_contents(&[a, bb]).unwrap_err());
+        let err = format!(
+            "{:#}",
+            merge_contents(&[a, bb], Linking::TopLevel).unwrap_err()
+        );
         assert!(err.contains("collide at /bin"), "{err}");
     }
 
@@ -353,8 +499,45 @@ mod tests {
         // The first component of the store directory (`nix` in /nix/store).
         let first = store.store_dir.split('/').nth(1).unwrap().to_owned();
         let a = store.path("a", &[(&format!("{first}/x"), "x")]);
-        let err = format!("{:#}", merge_contents(&[a]).unwrap_err());
+        let err = format!("{:#}", merge_contents(&[a], Linking::TopLevel).unwrap_err());
         assert!(err.contains("would hide the store directory"), "{err}");
+    }
+
+    #[test]
+    fn on_a_base_directories_are_made_and_follow_the_base_symlinks() {
+        let store = Store::new();
+        let base_bin = store.path("base", &[("bin/sh", "sh")]);
+        let app = store.path("app", &[("bin/app", "a"), ("lib/x", "x")]);
+        let base_symlinks = BTreeMap::from([
+            ("bin".to_owned(), format!("{base_bin}/bin")),
+            ("lib".to_owned(), "usr/lib64".to_owned()),
+        ]);
+        let tree = merge_contents(
+            std::slice::from_ref(&app),
+            Linking::Files {
+                base_symlinks: &base_symlinks,
+            },
+        )
+        .unwrap();
+        let expected = BTreeMap::from([
+            (
+                "bin".to_owned(),
+                RootEntry::Directory(BTreeMap::from([
+                    ("app".to_owned(), link(&app, "bin/app")),
+                    ("sh".to_owned(), link(&base_bin, "bin/sh")),
+                ])),
+            ),
+            (
+                "usr".to_owned(),
+                RootEntry::Directory(BTreeMap::from([(
+                    "lib64".to_owned(),
+                    RootEntry::Directory(BTreeMap::from([("x".to_owned(), link(&app, "lib/x"))])),
+                )])),
+            ),
+        ]);
+        assert_eq!(tree.entries, expected);
+        assert_eq!(resolve_link(&["a", "b"], "../c/./d"), "a/c/d");
+        assert_eq!(resolve_link(&["a"], "/x/y"), "x/y");
     }
 
     #[test]
@@ -363,7 +546,10 @@ mod tests {
         let path = format!("{}/{:0>32}-file", store.store_dir, 0);
         fs::write(&path, "x").unwrap();
         let file = StorePath::parse(&path, &store.store_dir).unwrap();
-        let err = format!("{:#}", merge_contents(&[file]).unwrap_err());
+        let err = format!(
+            "{:#}",
+            merge_contents(&[file], Linking::TopLevel).unwrap_err()
+        );
         assert!(err.contains("is a file"), "{err}");
     }
 }

@@ -72,6 +72,8 @@ pub struct ImageSpec {
     pub format: ImageFormat,
     /// OCI annotations, on the manifest and on the index entry.
     pub annotations: BTreeMap<String, String>,
+    /// The image this one is built on: a docker-archive or an OCI layout.
+    pub from_image: Option<String>,
 }
 
 /// What an image is written as.
@@ -126,6 +128,7 @@ impl Default for ImageSpec {
             compression_level: None,
             format: ImageFormat::default(),
             annotations: BTreeMap::new(),
+            from_image: None,
         }
     }
 }
@@ -349,6 +352,70 @@ pub struct ContainerConfig {
 }
 
 impl ContainerConfig {
+    /// The keys of Docker's runtime config that strata models.
+    pub const KEYS: [&str; 10] = [
+        "User",
+        "ExposedPorts",
+        "Env",
+        "Entrypoint",
+        "Cmd",
+        "Volumes",
+        "WorkingDir",
+        "Labels",
+        "StopSignal",
+        "Healthcheck",
+    ];
+
+    /// This config over a base image's, as a Dockerfile's `FROM` inherits:
+    /// `Env` is merged by variable name, `Labels`, `ExposedPorts` and
+    /// `Volumes` are merged, and the rest is the base's unless this config
+    /// sets it. Setting `Entrypoint` drops the base's `Cmd`, which was
+    /// written for the base's entrypoint.
+    pub fn inherit_from(&self, base: &ContainerConfig) -> ContainerConfig {
+        let mut env: Vec<String> = base
+            .env
+            .iter()
+            .filter(|entry| {
+                let name = env_name(entry);
+                !self.env.iter().any(|own| env_name(own) == name)
+            })
+            .cloned()
+            .collect();
+        env.extend(self.env.iter().cloned());
+        let mut labels = base.labels.clone();
+        labels.extend(self.labels.clone());
+        let base_cmd = if self.entrypoint.is_some() {
+            None
+        } else {
+            base.cmd.clone()
+        };
+        ContainerConfig {
+            user: self.user.clone().or_else(|| base.user.clone()),
+            exposed_ports: base
+                .exposed_ports
+                .union(&self.exposed_ports)
+                .cloned()
+                .collect(),
+            env,
+            entrypoint: self.entrypoint.clone().or_else(|| base.entrypoint.clone()),
+            cmd: self.cmd.clone().or(base_cmd),
+            volumes: base.volumes.union(&self.volumes).cloned().collect(),
+            working_dir: self
+                .working_dir
+                .clone()
+                .or_else(|| base.working_dir.clone()),
+            labels,
+            stop_signal: self
+                .stop_signal
+                .clone()
+                .or_else(|| base.stop_signal.clone()),
+            healthcheck: self
+                .healthcheck
+                .clone()
+                .or_else(|| base.healthcheck.clone()),
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         for entry in &self.env {
             match entry.split_once('=') {
@@ -381,6 +448,11 @@ impl ContainerConfig {
         }
         Ok(())
     }
+}
+
+/// `NAME` of `NAME=value`.
+fn env_name(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(name, _)| name)
 }
 
 /// Accepts Docker's `{"80/tcp": {}}` map form or a plain list of keys.
@@ -478,6 +550,37 @@ mod tests {
             let err = format!("{:#}", spec(json).unwrap_err());
             assert!(err.contains(culprit), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn a_config_inherits_from_its_base_as_a_dockerfile_does() {
+        let config = |json: &str| {
+            spec(&format!(r#"{{"name":"x","config":{json}}}"#))
+                .unwrap()
+                .config
+        };
+        let base = config(
+            r#"{"Env":["PATH=/bin","A=base"],"Cmd":["sh"],"WorkingDir":"/data","User":"1",
+                "Labels":{"a":"1","b":"1"},"ExposedPorts":["80"],"StopSignal":"SIGINT"}"#,
+        );
+        let own = config(r#"{"Env":["A=own","B=2"],"Labels":{"b":"2"},"ExposedPorts":["443"]}"#);
+        let merged = own.inherit_from(&base);
+        assert_eq!(merged.env, ["PATH=/bin", "A=own", "B=2"]);
+        assert_eq!(merged.cmd, Some(vec!["sh".to_owned()]));
+        assert_eq!(merged.working_dir.as_deref(), Some("/data"));
+        assert_eq!(merged.user.as_deref(), Some("1"));
+        assert_eq!(merged.stop_signal.as_deref(), Some("SIGINT"));
+        assert_eq!(merged.labels["a"], "1");
+        assert_eq!(merged.labels["b"], "2");
+        assert_eq!(merged.exposed_ports.len(), 2);
+        let with_entrypoint = config(r#"{"Entrypoint":["/app"]}"#).inherit_from(&base);
+        assert_eq!(
+            with_entrypoint.cmd, None,
+            "the base's Cmd was for its entrypoint"
+        );
+        let own_cmd = config(r#"{"Cmd":["ls"],"WorkingDir":"/"}"#).inherit_from(&base);
+        assert_eq!(own_cmd.cmd, Some(vec!["ls".to_owned()]));
+        assert_eq!(own_cmd.working_dir.as_deref(), Some("/"));
     }
 
     #[test]

@@ -91,7 +91,14 @@ let
 
 in
 {
-  inherit busybox tree linked etc-files lib;
+  inherit
+    busybox
+    tree
+    linked
+    etc-files
+    lib
+    hostShell
+    ;
   # Images for the push tests, as stream scripts: nothing in the store is
   # an archive.
   pushed = {

@@ -1,0 +1,619 @@
+//! Base images (`fromImage`): an image built elsewhere, whose layers are
+//! carried over byte for byte and whose config the new image inherits.
+//!
+//! Accepted: a docker-archive (`docker save`, `podman save`, strata's own
+//! archives; as a tar, or a tar compressed whole with gzip or zstd), an OCI
+//! layout as a directory or as a tar. The base is read once when the image is
+//! planned: every file in it is hashed, so a blob that does not match its
+//! digest is reported before anything is written.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{Digest, HashingWriter};
+use crate::oci::LayerBlob;
+use crate::spec::ContainerConfig;
+
+/// Files of a base image up to this size are kept in memory while it is
+/// read: the JSON documents (and small layers) are among them.
+const KEPT_ENTRY_SIZE: u64 = 4 << 20;
+
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// A base image as the new image uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseImage {
+    /// Bottom first.
+    pub layers: Vec<BaseLayer>,
+    pub config: BaseConfig,
+}
+
+/// One layer of a base image, and where its blob is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseLayer {
+    /// The base image: an archive file or a layout directory.
+    pub image: PathBuf,
+    /// The blob's file in it (`blobs/sha256/…`, `<id>/layer.tar`, …).
+    pub entry: String,
+    pub blob: LayerBlob,
+}
+
+/// What the new image's config takes from the base's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseConfig {
+    pub architecture: String,
+    pub os: String,
+    /// The runtime config (`Env`, `Cmd`, …); keys strata does not model
+    /// (`Hostname`, `OnBuild`, …) are left out.
+    pub config: ContainerConfig,
+    /// The base's history entries, as they are.
+    pub history: Vec<serde_json::Value>,
+}
+
+/// A file of the base image: its size and digest, and its bytes when small.
+struct Entry {
+    size: u64,
+    digest: Digest,
+    bytes: Option<Vec<u8>>,
+}
+
+/// Every regular file of a base image, by its name in the archive or layout.
+struct Contents {
+    image: PathBuf,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Contents {
+    fn read(image: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(image)
+            .with_context(|| format!("cannot read the base image {}", image.display()))?;
+        let mut entries = BTreeMap::new();
+        if meta.is_dir() {
+            read_dir_entries(image, image, &mut entries)?;
+        } else {
+            let mut archive = tar::Archive::new(open_archive(image)?);
+            for entry in archive.entries()? {
+                let mut entry = entry?;
+                if entry.header().entry_type() != tar::EntryType::Regular {
+                    continue;
+                }
+                let name = normalized_name(&entry.path()?.to_string_lossy());
+                let size = entry.size();
+                entries.insert(name, hash_entry(&mut entry, size)?);
+            }
+        }
+        Ok(Contents {
+            image: image.to_owned(),
+            entries,
+        })
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry> {
+        self.entries.get(name).with_context(|| {
+            format!(
+                "the base image {} has no file {name}, which its manifest names",
+                self.image.display()
+            )
+        })
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let entry = self.entry(name)?;
+        let bytes = entry.bytes.as_deref().with_context(|| {
+            format!(
+                "{name} in the base image {} is too large ({} bytes) for a JSON document",
+                self.image.display(),
+                entry.size
+            )
+        })?;
+        serde_json::from_slice(bytes).with_context(|| {
+            format!(
+                "{name} in the base image {} is not the JSON expected",
+                self.image.display()
+            )
+        })
+    }
+
+    /// The blob `digest` of an OCI layout, checked against its digest and
+    /// size.
+    fn blob(&self, digest: &str, size: u64) -> Result<(String, &Entry)> {
+        let parsed: Digest = digest.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "the base image {} names the blob '{digest}': {e}",
+                self.image.display()
+            )
+        })?;
+        let name = format!("blobs/sha256/{}", parsed.hex());
+        let entry = self.entry(&name)?;
+        if entry.digest != parsed || entry.size != size {
+            bail!(
+                "the blob {name} of the base image {} does not match its descriptor ({digest}, {size} bytes); the image is damaged",
+                self.image.display()
+            );
+        }
+        Ok((name, entry))
+    }
+}
+
+fn read_dir_entries(root: &Path, dir: &Path, entries: &mut BTreeMap<String, Entry>) -> Result<()> {
+    for child in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = child?.path();
+        let meta = std::fs::metadata(&path)?;
+        if meta.is_dir() {
+            read_dir_entries(root, &path, entries)?;
+        } else if meta.is_file() {
+            let name = path
+                .strip_prefix(root)
+                .expect("a child of the root")
+                .to_string_lossy()
+                .into_owned();
+            let mut file =
+                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            entries.insert(name, hash_entry(&mut file, meta.len())?);
+        }
+    }
+    Ok(())
+}
+
+fn hash_entry(reader: &mut impl Read, size: u64) -> Result<Entry> {
+    if size <= KEPT_ENTRY_SIZE {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes)?;
+        return Ok(Entry {
+            size,
+            digest: Digest::of(&bytes),
+            bytes: Some(bytes),
+        });
+    }
+    let mut hashing = HashingWriter::new(io::sink());
+    io::copy(reader, &mut hashing)?;
+    let (digest, _, _) = hashing.finish();
+    Ok(Entry {
+        size,
+        digest,
+        bytes: None,
+    })
+}
+
+/// `./a/b` and `a/b` name the same entry.
+fn normalized_name(name: &str) -> String {
+    name.trim_start_matches("./").to_owned()
+}
+
+/// An archive file, decompressed when it is gzip or zstd as a whole.
+fn open_archive(image: &Path) -> Result<Box<dyn Read>> {
+    let mut file = File::open(image)
+        .with_context(|| format!("cannot open the base image {}", image.display()))?;
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic)?;
+    let file = BufReader::new(File::open(image)?);
+    Ok(match Compression::of(&magic[..n]) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(file)?),
+        Compression::None => Box::new(file),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn of(magic: &[u8]) -> Self {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    fn media_type(self) -> &'static str {
+        match self {
+            Compression::None => OCI_LAYER,
+            Compression::Gzip => OCI_LAYER_GZIP,
+            Compression::Zstd => OCI_LAYER_ZSTD,
+        }
+    }
+}
+
+/// Reads the base image at `image`, for an image of `architecture`/`os`.
+pub fn read(image: &Path, architecture: &str, os: &str) -> Result<BaseImage> {
+    let contents = Contents::read(image).with_context(|| {
+        format!(
+            "{} is not a container image (a docker-archive or an OCI layout)",
+            image.display()
+        )
+    })?;
+    let (config_bytes, layers) = if contents.entries.contains_key("manifest.json") {
+        docker_archive(&contents)?
+    } else if contents.entries.contains_key("index.json") {
+        oci_layout(&contents, architecture, os)?
+    } else {
+        bail!(
+            "{} is not a container image: it has neither manifest.json (a docker-archive) nor index.json (an OCI layout)",
+            image.display()
+        );
+    };
+    let config = base_config(&config_bytes, &layers, image)?;
+    if config.architecture != architecture || config.os != os {
+        bail!(
+            "the base image {} is for {}/{}, but the image is for {os}/{architecture}; the base image and `architecture` must agree",
+            image.display(),
+            config.os,
+            config.architecture
+        );
+    }
+    Ok(BaseImage { layers, config })
+}
+
+type Layers = Vec<BaseLayer>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifestEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RootFs {
+    diff_ids: Vec<Digest>,
+}
+
+fn diff_ids(config: &[u8], image: &Path) -> Result<Vec<Digest>> {
+    #[derive(Deserialize)]
+    struct Config {
+        rootfs: RootFs,
+    }
+    let config: Config = serde_json::from_slice(config).with_context(|| {
+        format!(
+            "the config of the base image {} has no valid rootfs.diff_ids",
+            image.display()
+        )
+    })?;
+    Ok(config.rootfs.diff_ids)
+}
+
+/// A docker-archive: `manifest.json` names the config and the layer files.
+fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
+    let manifest: Vec<DockerManifestEntry> = contents.json("manifest.json")?;
+    let [entry] = manifest.as_slice() else {
+        let tags: Vec<String> = manifest
+            .iter()
+            .flat_map(|m| m.repo_tags.clone().unwrap_or_default())
+            .collect();
+        bail!(
+            "the base image {} holds {} images ({}); fromImage takes an archive of one",
+            contents.image.display(),
+            manifest.len(),
+            tags.join(", ")
+        );
+    };
+    let config_name = normalized_name(&entry.config);
+    let config = contents
+        .entry(&config_name)?
+        .bytes
+        .clone()
+        .context("the base image's config is too large")?;
+    let diff_ids = diff_ids(&config, &contents.image)?;
+    if diff_ids.len() != entry.layers.len() {
+        bail!(
+            "the base image {} lists {} layers but its config has {} diff_ids",
+            contents.image.display(),
+            entry.layers.len(),
+            diff_ids.len()
+        );
+    }
+    let mut layers = Vec::new();
+    for (name, diff_id) in entry.layers.iter().zip(diff_ids) {
+        let name = normalized_name(name);
+        let file = contents.entry(&name)?;
+        let compression = Compression::of(&first_bytes(&contents.image, &name, file)?);
+        if compression == Compression::None && file.digest != diff_id {
+            bail!(
+                "the layer {name} of the base image {} does not match its diff_id {diff_id}; the image is damaged",
+                contents.image.display()
+            );
+        }
+        layers.push(BaseLayer {
+            image: contents.image.clone(),
+            entry: name,
+            blob: LayerBlob {
+                diff_id,
+                digest: file.digest,
+                size: file.size,
+                media_type: compression.media_type().to_owned(),
+            },
+        });
+    }
+    Ok((config, layers))
+}
+
+/// The first bytes of an entry, to tell a compressed layer from a tar.
+fn first_bytes(image: &Path, name: &str, entry: &Entry) -> Result<Vec<u8>> {
+    if let Some(bytes) = &entry.bytes {
+        return Ok(bytes.iter().take(4).copied().collect());
+    }
+    let mut head = Vec::new();
+    copy_entry(image, name, &mut head, Some(4))?;
+    Ok(head)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    architecture: String,
+    os: String,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+/// An OCI layout: `index.json`, then a manifest (chosen by platform when
+/// the index holds several), its config and its layers.
+fn oci_layout(contents: &Contents, architecture: &str, os: &str) -> Result<(Vec<u8>, Layers)> {
+    let mut index: Index = contents.json("index.json")?;
+    let manifest = loop {
+        let descriptor = pick_manifest(index.manifests, architecture, os, &contents.image)?;
+        let (name, _) = contents.blob(&descriptor.digest, descriptor.size)?;
+        if descriptor.media_type == OCI_INDEX || descriptor.media_type == DOCKER_LIST {
+            index = contents.json(&name)?;
+        } else {
+            break contents.json::<Manifest>(&name)?;
+        }
+    };
+    let (config_name, _) = contents.blob(&manifest.config.digest, manifest.config.size)?;
+    let config = contents
+        .entry(&config_name)?
+        .bytes
+        .clone()
+        .context("the base image's config is too large")?;
+    let diff_ids = diff_ids(&config, &contents.image)?;
+    if diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "the base image {} has {} layers but its config has {} diff_ids",
+            contents.image.display(),
+            manifest.layers.len(),
+            diff_ids.len()
+        );
+    }
+    let mut layers = Vec::new();
+    for (descriptor, diff_id) in manifest.layers.iter().zip(diff_ids) {
+        let (name, entry) = contents.blob(&descriptor.digest, descriptor.size)?;
+        layers.push(BaseLayer {
+            image: contents.image.clone(),
+            entry: name,
+            blob: LayerBlob {
+                diff_id,
+                digest: entry.digest,
+                size: entry.size,
+                media_type: oci_media_type(&descriptor.media_type, &contents.image)?.to_owned(),
+            },
+        });
+    }
+    Ok((config, layers))
+}
+
+/// The only manifest, or the one for `architecture`/`os`.
+fn pick_manifest(
+    manifests: Vec<Descriptor>,
+    architecture: &str,
+    os: &str,
+    image: &Path,
+) -> Result<Descriptor> {
+    if manifests.len() == 1 {
+        return Ok(manifests.into_iter().next().expect("one manifest"));
+    }
+    let platforms: Vec<String> = manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref())
+        .map(|p| format!("{}/{}", p.os, p.architecture))
+        .collect();
+    manifests
+        .into_iter()
+        .find(|m| {
+            m.platform
+                .as_ref()
+                .is_some_and(|p| p.architecture == architecture && p.os == os)
+        })
+        .with_context(|| {
+            format!(
+                "the base image {} has no manifest for {os}/{architecture} (it has: {})",
+                image.display(),
+                platforms.join(", ")
+            )
+        })
+}
+
+/// A layer's media type in the new (OCI) manifest.
+fn oci_media_type(media_type: &str, image: &Path) -> Result<&'static str> {
+    Ok(match media_type {
+        OCI_LAYER | "application/vnd.docker.image.rootfs.diff.tar" => OCI_LAYER,
+        OCI_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => OCI_LAYER_GZIP,
+        OCI_LAYER_ZSTD | "application/vnd.docker.image.rootfs.diff.tar.zstd" => OCI_LAYER_ZSTD,
+        other => bail!(
+            "the base image {} has a layer of media type '{other}', which strata cannot carry over",
+            image.display()
+        ),
+    })
+}
+
+/// The base's config: platform, runtime config and history.
+fn base_config(bytes: &[u8], layers: &Layers, image: &Path) -> Result<BaseConfig> {
+    #[derive(Deserialize)]
+    struct Raw {
+        architecture: String,
+        os: String,
+        #[serde(default)]
+        config: Option<serde_json::Map<String, serde_json::Value>>,
+        #[serde(default)]
+        history: Vec<serde_json::Value>,
+    }
+    let raw: Raw = serde_json::from_slice(bytes).with_context(|| {
+        format!(
+            "the config of the base image {} is not valid",
+            image.display()
+        )
+    })?;
+    let mut runtime = raw.config.unwrap_or_default();
+    runtime.retain(|key, value| ContainerConfig::KEYS.contains(&key.as_str()) && !value.is_null());
+    let config: ContainerConfig = serde_json::from_value(serde_json::Value::Object(runtime))
+        .with_context(|| {
+            format!(
+                "the runtime config of the base image {} is not valid",
+                image.display()
+            )
+        })?;
+    // A history that does not account for every layer is replaced, so that
+    // the new image's history lines up with its layers.
+    let layer_entries = raw
+        .history
+        .iter()
+        .filter(|h| h.get("empty_layer").and_then(|e| e.as_bool()) != Some(true))
+        .count();
+    let history = if layer_entries == layers.len() {
+        raw.history
+    } else {
+        layers
+            .iter()
+            .map(|l| serde_json::json!({ "created_by": format!("strata: base image layer {}", l.blob.digest) }))
+            .collect()
+    };
+    Ok(BaseConfig {
+        architecture: raw.architecture,
+        os: raw.os,
+        config,
+        history,
+    })
+}
+
+impl BaseImage {
+    /// The symlinks of the base's file system outside `store_dir`: path (no
+    /// leading `/`) to target, as the last layer to touch each leaves it.
+    pub fn symlinks(&self, store_dir: &str) -> Result<BTreeMap<String, String>> {
+        let store_prefix = format!("{}/", store_dir.trim_matches('/'));
+        let mut links = BTreeMap::new();
+        for layer in &self.layers {
+            let mut blob = Vec::new();
+            layer.copy_to(&mut blob)?;
+            let mut magic = [0u8; 4];
+            magic
+                .iter_mut()
+                .zip(&blob)
+                .for_each(|(slot, byte)| *slot = *byte);
+            let reader: Box<dyn Read> = match Compression::of(&magic) {
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&blob[..])),
+                Compression::Zstd => Box::new(zstd::Decoder::new(&blob[..])?),
+                Compression::None => Box::new(&blob[..]),
+            };
+            let mut archive = tar::Archive::new(reader);
+            for entry in archive
+                .entries()
+                .with_context(|| format!("layer {} of the base image is not a tar", layer.entry))?
+            {
+                let entry = entry?;
+                let path = entry.path()?.to_string_lossy().into_owned();
+                let path = normalized_name(&path).trim_end_matches('/').to_owned();
+                if path.starts_with(&store_prefix) {
+                    continue;
+                }
+                let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+                if let Some(hidden) = name.strip_prefix(".wh.") {
+                    let hidden = if dir.is_empty() {
+                        hidden.to_owned()
+                    } else {
+                        format!("{dir}/{hidden}")
+                    };
+                    links.remove(&hidden);
+                } else if entry.header().entry_type() == tar::EntryType::Symlink {
+                    if let Some(target) = entry.link_name()? {
+                        links.insert(path, target.to_string_lossy().into_owned());
+                    }
+                } else {
+                    links.remove(&path);
+                }
+            }
+        }
+        Ok(links)
+    }
+}
+
+impl BaseLayer {
+    /// Writes the layer's blob, as it is in the base image, to `out`.
+    pub fn copy_to(&self, out: &mut impl Write) -> Result<()> {
+        copy_entry(&self.image, &self.entry, out, None)
+    }
+}
+
+/// Copies the entry `name` of the base image (all of it, or its first
+/// `limit` bytes) to `out`.
+fn copy_entry(image: &Path, name: &str, out: &mut impl Write, limit: Option<u64>) -> Result<()> {
+    let missing = || {
+        anyhow::anyhow!(
+            "the base image {} no longer has the file {name}",
+            image.display()
+        )
+    };
+    if image.is_dir() {
+        let path = image.join(name);
+        let file = File::open(&path).map_err(|_| missing())?;
+        copy_limited(file, out, limit)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(());
+    }
+    let mut archive = tar::Archive::new(open_archive(image)?);
+    for entry in archive.entries()? {
+        let entry = entry?;
+        if entry.header().entry_type() == tar::EntryType::Regular
+            && normalized_name(&entry.path()?.to_string_lossy()) == name
+        {
+            copy_limited(entry, out, limit)
+                .with_context(|| format!("cannot read {name} in {}", image.display()))?;
+            return Ok(());
+        }
+    }
+    Err(missing())
+}
+
+fn copy_limited(reader: impl Read, out: &mut impl Write, limit: Option<u64>) -> io::Result<u64> {
+    match limit {
+        Some(limit) => io::copy(&mut reader.take(limit), out),
+        None => io::copy(&mut { reader }, out),
+    }
+}

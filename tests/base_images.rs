@@ -1,0 +1,257 @@
+//! Images on base images (`fromImage`): a base made by podman from a plain
+//! root file system, saved in each format podman writes (and compressed
+//! whole), and an image strata built. The merged config is read back with
+//! skopeo, and the images run in podman.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+
+/// The base in each form, made once per test process.
+struct Bases {
+    _dir: tempfile::TempDir,
+    docker_archive: PathBuf,
+    oci_archive: PathBuf,
+    oci_dir: PathBuf,
+    docker_archive_gz: PathBuf,
+    docker_archive_zst: PathBuf,
+}
+
+/// A busybox root with a directory of its own, imported into podman with a
+/// config, and saved.
+fn bases() -> &'static Bases {
+    static BASES: OnceLock<Bases> = OnceLock::new();
+    BASES.get_or_init(|| {
+        require("podman");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        for sub in ["bin", "etc", "data"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+        for applet in ["sh", "cat", "ls", "stat", "id", "touch"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+        }
+        fs::write(root.join("etc/base-release"), "from the base\n").unwrap();
+        let rootfs = dir.path().join("rootfs.tar");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&rootfs)
+            .arg("."));
+        let name = "localhost/strata-test-base:1";
+        run(Command::new("podman")
+            .arg("import")
+            .args(["--change", "ENV=PATH=/bin"])
+            .args(["--change", "ENV=BASE_ONLY=yes"])
+            .args(["--change", "ENV=SHARED=base"])
+            .args(["--change", "WORKDIR=/data"])
+            .args(["--change", r#"CMD ["sh", "-c", "echo base command"]"#])
+            .args(["--change", "LABEL base.label=1"])
+            .args(["--change", "EXPOSE 8080"])
+            .arg(&rootfs)
+            .arg(name));
+        let save = |format: &str, file: &str| {
+            let path = dir.path().join(file);
+            run(Command::new("podman")
+                .args(["save", "--format", format, "-o"])
+                .arg(&path)
+                .arg(name));
+            path
+        };
+        let docker_archive = save("docker-archive", "docker.tar");
+        let compressed = |program: &str, file: &str| {
+            let path = dir.path().join(file);
+            let out = fs::File::create(&path).unwrap();
+            let status = Command::new(program)
+                .arg("-c")
+                .arg(&docker_archive)
+                .stdout(out)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{program} failed");
+            path
+        };
+        Bases {
+            oci_archive: save("oci-archive", "oci.tar"),
+            oci_dir: save("oci-dir", "oci-dir"),
+            docker_archive_gz: compressed("gzip", "docker.tar.gz"),
+            docker_archive_zst: compressed("zstd", "docker.tar.zst"),
+            docker_archive,
+            _dir: dir,
+        }
+    })
+}
+
+/// `nix-build` of an attribute of tests/nix/base-images.nix on `base`.
+fn build_on(base: &Path, attribute: &str) -> std::process::Output {
+    let mut command = nix_command("nix-build", "tests/nix/base-images.nix", attribute);
+    command
+        .arg("--no-out-link")
+        .arg("--arg")
+        .arg("base")
+        .arg(base);
+    output_of(&mut command)
+}
+
+fn built_on(base: &Path, attribute: &str) -> String {
+    let output = build_on(base, attribute);
+    assert!(
+        output.status.success(),
+        "building {attribute} on {} failed:\n{}",
+        base.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// The layer digests of an image, as skopeo reads them.
+fn layer_digests(transport: &str) -> Vec<String> {
+    let text = run(Command::new("skopeo").args(["inspect", "--raw", transport]));
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
+    let bases = bases();
+    let docker = format!("docker-archive:{}", bases.docker_archive.display());
+    let cases = [
+        (&bases.docker_archive, docker.clone()),
+        (&bases.docker_archive_gz, docker.clone()),
+        (&bases.docker_archive_zst, docker),
+        (
+            &bases.oci_archive,
+            format!("oci-archive:{}", bases.oci_archive.display()),
+        ),
+        (&bases.oci_dir, format!("oci:{}", bases.oci_dir.display())),
+    ];
+    for (base, transport) in cases {
+        let expected = layer_digests(&transport);
+        let image = built_on(base, "on-base");
+        let layers = layer_digests(&format!("oci-archive:{image}"));
+        assert_eq!(
+            &layers[..expected.len()],
+            &expected[..],
+            "the base's layers come first, byte for byte ({})",
+            base.display()
+        );
+        assert_eq!(
+            layers.len(),
+            expected.len() + 2,
+            "greeter and customisation"
+        );
+
+        let config = skopeo_config(Path::new(&image));
+        let runtime = &config["config"];
+        assert_eq!(
+            runtime["Env"],
+            serde_json::json!(["PATH=/bin", "BASE_ONLY=yes", "SHARED=image", "OWN=1"]),
+            "Env merged by name, the image's value winning"
+        );
+        assert_eq!(runtime["WorkingDir"], "/data");
+        assert_eq!(
+            runtime["Cmd"],
+            serde_json::json!(["sh", "-c", "echo base command"])
+        );
+        assert_eq!(runtime["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+        assert_eq!(
+            runtime["Labels"],
+            serde_json::json!({"base.label": "1", "image.label": "2"})
+        );
+        let history = config["history"].as_array().unwrap();
+        assert!(
+            history[0]["created_by"]
+                .as_str()
+                .unwrap()
+                .contains("ADD file:"),
+            "the base's history comes first: {history:?}"
+        );
+        assert_eq!(history.len(), layers.len());
+
+        podman_load(Path::new(&image));
+        assert_eq!(
+            podman_run("on-base:test", &[], &[]).trim(),
+            "base command",
+            "the base's Cmd runs"
+        );
+        let out = podman_run(
+            "on-base:test",
+            &[],
+            &[
+                "sh",
+                "-c",
+                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet",
+            ],
+        );
+        assert_eq!(
+            out,
+            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n",
+            "on {}",
+            base.display()
+        );
+    }
+}
+
+#[test]
+fn an_image_on_a_strata_image_keeps_its_store_paths_out_of_new_layers() {
+    let base = nix_build("images.plain");
+    let image = built_on(Path::new(&base), "on-strata-image");
+    let base_layers = layer_digests(&format!("oci-archive:{base}"));
+    let layers = layer_digests(&format!("oci-archive:{image}"));
+    assert_eq!(&layers[..base_layers.len()], &base_layers[..]);
+    assert_eq!(
+        layers.len(),
+        base_layers.len() + 2,
+        "only the greeter and the customisation layer are new: busybox is the base's"
+    );
+    let config = skopeo_config(Path::new(&image));
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::Value::Null,
+        "an Entrypoint of its own drops the base's Cmd"
+    );
+    podman_load(Path::new(&image));
+    assert_eq!(
+        podman_run("on-strata-image:test", &[], &[]),
+        "greetings, SHARED=\n",
+        "/bin/greet beside the base's /bin/sh, which the base links into the store"
+    );
+}
+
+#[test]
+fn bad_base_images_are_clear_errors() {
+    let bases = bases();
+    let cases = [
+        ("bad.not-an-image", "is not a container image"),
+        ("bad.other-architecture", "is for linux/amd64"),
+        ("bad.too-many-layers", "2 base image layers"),
+    ];
+    for (attribute, message) in cases {
+        let output = build_on(&bases.docker_archive, attribute);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{attribute} built");
+        assert!(stderr.contains(message), "{attribute}: {stderr}");
+    }
+    let junk = tempfile::tempdir().unwrap();
+    let file = junk.path().join("junk.tar.gz");
+    fs::write(&file, b"\x1f\x8b not really gzip").unwrap();
+    let output = build_on(&file, "on-base");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("junk.tar.gz is not a container image"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,61 @@
+# Images on base images built elsewhere. `base` is the path of one (a
+# docker-archive or an OCI layout), given by the test.
+{
+  strata,
+  base ? null,
+}:
+let
+  fixtures = import ./fixtures.nix { inherit strata; };
+  inherit (fixtures) lib hostShell;
+
+  # A script that needs the base image's shell.
+  greeter = hostShell "greeter" ''
+    mkdir -p $out/bin
+    printf '#!/bin/sh\necho "greetings, SHARED=$SHARED"\n' > $out/bin/greet
+    chmod +x $out/bin/greet
+  '';
+in
+{
+  # On the base the test gives: the config is merged with the base's.
+  on-base = lib.buildLayeredImage {
+    name = "on-base";
+    tag = "test";
+    fromImage = base;
+    contents = [ greeter ];
+    config = {
+      Env = [
+        "SHARED=image"
+        "OWN=1"
+      ];
+      Labels."image.label" = "2";
+    };
+  };
+  # On an image strata built: its store paths are not repeated.
+  on-strata-image = lib.buildLayeredImage {
+    name = "on-strata-image";
+    tag = "test";
+    fromImage = fixtures.images.plain;
+    contents = [ greeter ];
+    config.Entrypoint = [ "/bin/greet" ];
+  };
+
+  bad = {
+    not-an-image = lib.buildLayeredImage {
+      name = "bad";
+      fromImage = greeter;
+      contents = [ greeter ];
+    };
+    other-architecture = lib.buildLayeredImage {
+      name = "bad";
+      fromImage = base;
+      architecture = "arm64";
+      contents = [ greeter ];
+    };
+    too-many-layers = lib.buildLayeredImage {
+      name = "bad";
+      fromImage = fixtures.images.plain;
+      maxLayers = 3;
+      contents = [ greeter ];
+    };
+  };
+}
