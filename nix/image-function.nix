@@ -47,6 +47,17 @@
   # output of pullImage. Its layers are kept as they are and its config is
   # inherited.
   fromImage ? null,
+  # Accounts, by name: { alice = { uid = 1000; groups = [ "wheel" ]; }; }
+  # and { wheel.gid = 10; }, written to /etc/passwd, /etc/group and
+  # /etc/shadow, with home directories owned by their users.
+  users ? { },
+  groups ? { },
+  # Directories to make at /, with mode and owner:
+  # [ { path = "/tmp"; mode = "1777"; } ].
+  directories ? [ ],
+  # Owners and modes of chosen entries, set in the tar:
+  # [ { path = pkg; regex = ".*/bin/.*"; mode = "0755"; uid = 1000; } ].
+  perms ? [ ],
   passthru ? { },
   meta ? { },
 }:
@@ -80,6 +91,8 @@ let
       ;
     contents = if builtins.isList roots then roots else [ roots ];
     fromImage = if fromImage == null then null else "${fromImage}";
+    inherit users groups directories;
+    perms = map (rule: rule // (if rule ? path then { path = toString rule.path; } else { })) perms;
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
   };

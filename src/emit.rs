@@ -91,7 +91,7 @@ fn write_tar<W: Write>(
     let tar = layer::write_layer(
         &plan.layers[index],
         &plan.store_dir,
-        &plan.entry_attrs(),
+        &plan.entry_rules()?,
         HashingWriter::new(out),
         buffer,
     )
@@ -278,7 +278,7 @@ fn build_uncompressed_archive(
     mode: OutputMode,
     threads: usize,
 ) -> Result<ImageDescription> {
-    let attrs = plan.entry_attrs();
+    let attrs = plan.entry_rules()?;
     let sizes = for_each_layer(&estimated_sizes(&plan), threads, |index, _| {
         let layer = &plan.layers[index];
         match &layer.base {

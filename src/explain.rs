@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use crate::description::{self, ImageDescription};
 use crate::layer;
+use crate::perms::EntryRules;
 use crate::plan::{ImagePlan, LayerPlan};
 use crate::rootfs::RootTree;
 use crate::store_path::StorePath;
-use crate::tar_format::EntryAttrs;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,7 +46,7 @@ pub fn read_plan(text: &str) -> Result<ImagePlan> {
 
 /// Sizes every layer and path of `plan` from the store's metadata.
 pub fn explain(plan: &ImagePlan) -> Result<Explanation> {
-    let attrs = plan.entry_attrs();
+    let attrs = plan.entry_rules()?;
     let layers = plan
         .layers
         .iter()
@@ -61,7 +61,7 @@ pub fn explain(plan: &ImagePlan) -> Result<Explanation> {
 fn explain_layer(
     layer: &LayerPlan,
     store_dir: &str,
-    attrs: &EntryAttrs,
+    attrs: &EntryRules,
 ) -> Result<LayerExplanation> {
     // A layer's tar is the entries every layer starts and ends with, each
     // path's entries and the root's: sized apart, the store is walked once.

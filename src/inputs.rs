@@ -6,10 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::accounts;
 use crate::base_image;
 use crate::closure::{ClosureGraph, PathRecord};
+use crate::perms;
 use crate::plan::{self, ImagePlan};
-use crate::rootfs::{self, Linking};
+use crate::rootfs::{self, Linking, RootEntry};
 use crate::spec::ImageSpec;
 use crate::store_path::StorePath;
 
@@ -52,7 +54,24 @@ pub fn plan_image(
         let copy = parse_store_paths(&layer.copy_to_root, store_dir, "layers.copyToRoot")?;
         roots.explicit.push(rootfs::merge_contents(&copy, linking)?);
     }
-    let plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
+    let (generated, user_rules) =
+        accounts::generate(&spec.users, &spec.groups, &spec.directories, &spec.perms)?;
+    for directory in &generated.directories {
+        roots.contents.insert(
+            directory,
+            RootEntry::Directory(Default::default()),
+            "the directory",
+        )?;
+    }
+    for (path, text) in generated.files {
+        roots
+            .contents
+            .insert(&path, RootEntry::File(text), "the accounts file")?;
+    }
+    let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
+    perms::check_rules_match(&plan, &user_rules)?;
+    plan.perms = generated.rules;
+    plan.perms.extend(user_rules);
     check_on_disk(&plan)?;
     Ok(plan)
 }

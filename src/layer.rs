@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::perms::EntryRules;
 use crate::plan::LayerPlan;
 use crate::rootfs::{RootEntry, RootTree};
 use crate::store_path::StorePath;
-use crate::tar_format::{self, EntryAttrs, EntryKind};
+use crate::tar_format::{self, EntryKind};
 
 /// Size of the buffer file contents are copied through.
 pub const COPY_BUFFER: usize = 1 << 20;
@@ -84,36 +85,41 @@ impl TarSink for SizeCounter {
 pub fn write_layer<W: Write>(
     layer: &LayerPlan,
     store_dir: &str,
-    attrs: &EntryAttrs,
+    rules: &EntryRules,
     out: W,
     buffer: &mut [u8],
 ) -> Result<W> {
     let mut sink = ContentWriter { out, buffer };
-    walk_layer(layer, store_dir, attrs, &mut sink)?;
+    walk_layer(layer, store_dir, rules, &mut sink)?;
     Ok(sink.out)
 }
 
 /// The size of the tar [`write_layer`] writes, from metadata alone.
-pub fn layer_size(layer: &LayerPlan, store_dir: &str, attrs: &EntryAttrs) -> Result<u64> {
+pub fn layer_size(layer: &LayerPlan, store_dir: &str, rules: &EntryRules) -> Result<u64> {
     let mut counter = SizeCounter::default();
-    walk_layer(layer, store_dir, attrs, &mut counter)?;
+    walk_layer(layer, store_dir, rules, &mut counter)?;
     Ok(counter.0)
 }
 
 fn walk_layer<S: TarSink>(
     layer: &LayerPlan,
     store_dir: &str,
-    attrs: &EntryAttrs,
+    rules: &EntryRules,
     out: &mut S,
 ) -> Result<()> {
     let prefix = store_prefix_dirs(store_dir);
     for dir in &prefix {
-        tar_format::write_header(out, attrs, dir.as_bytes(), &EntryKind::Directory)?;
+        tar_format::write_header(
+            out,
+            &rules.attrs_for(dir.as_bytes()),
+            dir.as_bytes(),
+            &EntryKind::Directory,
+        )?;
     }
     for path in &layer.paths {
-        walk_store_path(path, attrs, out)?;
+        walk_store_path(path, rules, out)?;
     }
-    write_root_tree(&layer.root, &prefix, attrs, out)?;
+    write_root_tree(&layer.root, &prefix, rules, out)?;
     tar_format::write_end(out)?;
     Ok(())
 }
@@ -130,7 +136,7 @@ fn store_prefix_dirs(store_dir: &str) -> Vec<String> {
     dirs
 }
 
-fn walk_store_path<S: TarSink>(root: &StorePath, attrs: &EntryAttrs, out: &mut S) -> Result<()> {
+fn walk_store_path<S: TarSink>(root: &StorePath, rules: &EntryRules, out: &mut S) -> Result<()> {
     let root_name = root.as_str().trim_start_matches('/').as_bytes().to_vec();
     let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.as_path().to_path_buf(), root_name)];
     while let Some((fs_path, name)) = stack.pop() {
@@ -140,7 +146,12 @@ fn walk_store_path<S: TarSink>(root: &StorePath, attrs: &EntryAttrs, out: &mut S
         if file_type.is_dir() {
             let mut dir_name = name.clone();
             dir_name.push(b'/');
-            tar_format::write_header(out, attrs, &dir_name, &EntryKind::Directory)?;
+            tar_format::write_header(
+                out,
+                &rules.attrs_for(&dir_name),
+                &dir_name,
+                &EntryKind::Directory,
+            )?;
             let mut children: Vec<OsString> = fs::read_dir(&fs_path)
                 .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
                 .with_context(|| format!("cannot list {}", fs_path.display()))?;
@@ -156,14 +167,14 @@ fn walk_store_path<S: TarSink>(root: &StorePath, attrs: &EntryAttrs, out: &mut S
             let kind = EntryKind::Symlink {
                 target: target.as_os_str().as_bytes(),
             };
-            tar_format::write_header(out, attrs, &name, &kind)?;
+            tar_format::write_header(out, &rules.attrs_for(&name), &name, &kind)?;
         } else if file_type.is_file() {
             let size = meta.len();
             let kind = EntryKind::File {
                 size,
                 executable: meta.permissions().mode() & 0o111 != 0,
             };
-            tar_format::write_header(out, attrs, &name, &kind)?;
+            tar_format::write_header(out, &rules.attrs_for(&name), &name, &kind)?;
             out.file_contents(&fs_path, size)?;
             tar_format::write_padding(out, size)?;
         } else {
@@ -196,7 +207,7 @@ fn special_kind(file_type: &fs::FileType) -> &'static str {
 fn write_root_tree<W: Write>(
     tree: &RootTree,
     prefix: &[String],
-    attrs: &EntryAttrs,
+    rules: &EntryRules,
     out: &mut W,
 ) -> Result<()> {
     let mut stack: Vec<(String, &RootEntry)> = tree
@@ -211,14 +222,34 @@ fn write_root_tree<W: Write>(
                 let kind = EntryKind::Symlink {
                     target: target.as_bytes(),
                 };
-                tar_format::write_header(out, attrs, name.as_bytes(), &kind)?;
+                tar_format::write_header(
+                    out,
+                    &rules.attrs_for(name.as_bytes()),
+                    name.as_bytes(),
+                    &kind,
+                )?;
+            }
+            RootEntry::File(text) => {
+                let size = text.len() as u64;
+                let kind = EntryKind::File {
+                    size,
+                    executable: false,
+                };
+                tar_format::write_header(
+                    out,
+                    &rules.attrs_for(name.as_bytes()),
+                    name.as_bytes(),
+                    &kind,
+                )?;
+                out.write_all(text.as_bytes())?;
+                tar_format::write_padding(out, size)?;
             }
             RootEntry::Directory(children) => {
                 let dir_name = format!("{name}/");
                 if !prefix.contains(&dir_name) {
                     tar_format::write_header(
                         out,
-                        attrs,
+                        &rules.attrs_for(dir_name.as_bytes()),
                         dir_name.as_bytes(),
                         &EntryKind::Directory,
                     )?;
@@ -236,6 +267,7 @@ fn write_root_tree<W: Write>(
 mod tests {
     use super::*;
     use crate::rootfs::RootEntry;
+    use crate::tar_format::EntryAttrs;
     use crate::test_support::tar_entries;
     use std::collections::BTreeMap;
 
@@ -261,7 +293,7 @@ mod tests {
         write_layer(
             plan,
             store_dir,
-            &EntryAttrs::default(),
+            &EntryRules::new(EntryAttrs::default(), &[])?,
             &mut out,
             &mut [0; 7],
         )?;

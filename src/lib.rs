@@ -4,6 +4,7 @@
 //! Two stages, kept apart: [`plan`] turns a closure and an image spec into an
 //! ordered list of layers (no I/O), and [`emit`] turns a plan into bytes.
 
+pub mod accounts;
 pub mod archive;
 pub mod attrs;
 pub mod base_image;
@@ -22,6 +23,7 @@ pub mod nix_builder;
 pub mod nix_store;
 pub mod oci;
 pub mod output;
+pub mod perms;
 pub mod plan;
 pub mod push;
 pub mod reference;

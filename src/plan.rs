@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::base_image::{BaseConfig, BaseImage, BaseLayer};
 use crate::closure::{ClosureGraph, NodeId};
 use crate::layering::{self, StoreLayer};
+use crate::perms::{EntryRules, PermRule};
 use crate::rootfs::RootTree;
 use crate::spec::ImageSpec;
 use crate::store_path::{self, StorePath};
@@ -33,6 +34,10 @@ pub struct ImagePlan {
     /// What the config inherits from the base image (`fromImage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<BaseConfig>,
+    /// Owners and modes of chosen entries, names resolved to ids: those of
+    /// accounts and directories, then the spec's `perms`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perms: Vec<PermRule>,
 }
 
 /// One layer: whole store paths, and entries merged at `/`.
@@ -76,16 +81,18 @@ impl LayerPlan {
 }
 
 impl ImagePlan {
-    /// The header owner and time every entry of every layer gets.
-    pub fn entry_attrs(&self) -> EntryAttrs {
-        EntryAttrs {
+    /// The header owner, time and mode of the entries of the layers.
+    pub fn entry_rules(&self) -> Result<EntryRules> {
+        let base = EntryAttrs {
             uid: self.spec.uid.into(),
             gid: self.spec.gid.into(),
             uname: self.spec.uname.clone(),
             gname: self.spec.gname.clone(),
             mtime: self.spec.mtime.seconds(),
             owner_writable: false,
-        }
+            mode: None,
+        };
+        EntryRules::new(base, &self.perms)
     }
 }
 
@@ -210,6 +217,7 @@ pub fn make_plan(
         store_dir: store_dir.to_owned(),
         layers,
         base: base_config,
+        perms: Vec::new(),
     })
 }
 

@@ -26,6 +26,8 @@ const SKIPPED_TOP_LEVEL: &[&str] = &["nix-support", "propagated-build-inputs"];
 pub enum RootEntry {
     Directory(BTreeMap<String, RootEntry>),
     Symlink(String),
+    /// A file made by strata (`/etc/passwd`), with its text.
+    File(String),
 }
 
 /// The tree of the customisation layer, entries sorted by name.
@@ -39,6 +41,67 @@ impl RootTree {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Adds a file or a directory made by strata at the absolute `path`
+    /// (`what` made it, for errors). Directories above it are made; a link
+    /// into a content path's directory becomes a directory of links.
+    pub fn insert(&mut self, path: &str, entry: RootEntry, what: &str) -> Result<()> {
+        let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        let Some((name, parents)) = components.split_last() else {
+            bail!("{what} cannot be made at {path}");
+        };
+        let mut map = &mut self.entries;
+        for (depth, parent) in parents.iter().enumerate() {
+            let at = format!("/{}", components[..=depth].join("/"));
+            let slot = map
+                .entry((*parent).to_owned())
+                .or_insert_with(|| RootEntry::Directory(BTreeMap::new()));
+            expand_link(slot, &at, what, path)?;
+            let RootEntry::Directory(children) = slot else {
+                bail!("{what} {path} cannot be made: contents have a file at {at}");
+            };
+            map = children;
+        }
+        match (map.get_mut(*name), entry) {
+            (None, entry) => {
+                map.insert((*name).to_owned(), entry);
+            }
+            (Some(existing), RootEntry::Directory(_)) => {
+                expand_link(existing, path, what, path)?;
+                if !matches!(existing, RootEntry::Directory(_)) {
+                    bail!("{what} {path} cannot be made: contents have a file there");
+                }
+            }
+            (Some(_), _) => bail!("{what} {path} collides with {path} from contents"),
+        }
+        Ok(())
+    }
+}
+
+/// Turns a link to a directory into a directory of links to its entries.
+fn expand_link(entry: &mut RootEntry, at: &str, what: &str, path: &str) -> Result<()> {
+    if let RootEntry::Symlink(target) = entry {
+        if !Path::new(target).is_dir() {
+            bail!(
+                "{what} {path} cannot be made: contents have a link at {at} to {target}, not to a directory"
+            );
+        }
+        let mut names: Vec<String> = fs::read_dir(&*target)
+            .with_context(|| format!("cannot list {target}"))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        *entry = RootEntry::Directory(
+            names
+                .into_iter()
+                .map(|n| {
+                    let link = RootEntry::Symlink(format!("{target}/{n}"));
+                    (n, link)
+                })
+                .collect(),
+        );
+    }
+    Ok(())
 }
 
 /// While merging: where an entry comes from.

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::accounts::{Group, User};
 use crate::compress::Compressor;
+use crate::perms::PermRule;
 use crate::reference;
 
 /// Names the layering strategies.
@@ -74,6 +76,14 @@ pub struct ImageSpec {
     pub annotations: BTreeMap<String, String>,
     /// The image this one is built on: a docker-archive or an OCI layout.
     pub from_image: Option<String>,
+    /// Accounts, by name: `/etc/passwd`, `/etc/group`, `/etc/shadow` and
+    /// home directories.
+    pub users: BTreeMap<String, User>,
+    pub groups: BTreeMap<String, Group>,
+    /// Directories to create at `/`, with owner and mode (`/tmp`, 1777).
+    pub directories: Vec<PermRule>,
+    /// Owners and modes of chosen entries.
+    pub perms: Vec<PermRule>,
 }
 
 /// What an image is written as.
@@ -129,6 +139,10 @@ impl Default for ImageSpec {
             format: ImageFormat::default(),
             annotations: BTreeMap::new(),
             from_image: None,
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            directories: Vec::new(),
+            perms: Vec::new(),
         }
     }
 }
@@ -177,6 +191,11 @@ impl ImageSpec {
             bail!("os must not be empty");
         }
         self.compressor.check_level(self.compression_level)?;
+        for rule in &self.perms {
+            if rule.uname.is_none() && rule.gname.is_none() {
+                rule.validate()?;
+            }
+        }
         self.config.validate()
     }
 

@@ -26,6 +26,8 @@ pub struct EntryAttrs {
     /// Adds the owner's write bit to files and directories (0644, 0755), for
     /// archives that are unpacked by tools rather than used as a layer.
     pub owner_writable: bool,
+    /// The permission bits of files and directories, when not Nix's.
+    pub mode: Option<u32>,
 }
 
 impl Default for EntryAttrs {
@@ -37,6 +39,7 @@ impl Default for EntryAttrs {
             gname: "root".to_owned(),
             mtime: 1,
             owner_writable: false,
+            mode: None,
         }
     }
 }
@@ -52,6 +55,7 @@ pub enum EntryKind<'a> {
 fn mode_of(kind: &EntryKind, attrs: &EntryAttrs) -> u32 {
     let read_only = match kind {
         EntryKind::Symlink { .. } => return 0o777,
+        _ if let Some(mode) = attrs.mode => return mode,
         EntryKind::Directory
         | EntryKind::File {
             executable: true, ..

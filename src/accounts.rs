@@ -1,0 +1,341 @@
+//! Declarative users and groups, and directories to create: the files and
+//! directories they put into the customisation layer, and the owner and
+//! mode rules that go with them.
+//!
+//! `/etc/passwd`, `/etc/group` and `/etc/shadow` hold root and the declared
+//! accounts (passwords locked). A user whose `gid` no group declares gets a
+//! group of its own name. Home directories belong to their user, mode 0755.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::perms::{self, PermRule};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct User {
+    pub uid: u32,
+    /// The primary group; the uid when not given.
+    pub gid: Option<u32>,
+    /// `/home/<name>` when not given (`/root` for root).
+    pub home: Option<String>,
+    pub shell: Option<String>,
+    pub description: String,
+    /// Supplementary groups, by name.
+    pub groups: Vec<String>,
+    #[serde(default = "yes")]
+    pub create_home: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    pub gid: u32,
+}
+
+/// A directory to create, with its owner and mode (0755 unless given).
+pub type DirectorySpec = PermRule;
+
+/// What accounts and directories add to the image.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Generated {
+    /// Text files, by absolute path.
+    pub files: BTreeMap<String, String>,
+    /// Directories to create, by absolute path.
+    pub directories: Vec<String>,
+    /// Their owners and modes, before the user's own rules.
+    pub rules: Vec<PermRule>,
+}
+
+const DEFAULT_SHELL: &str = "/bin/sh";
+
+/// The accounts' files and homes, the directories, and the user's `perms`
+/// with user and group names resolved to ids.
+pub fn generate(
+    users: &BTreeMap<String, User>,
+    groups: &BTreeMap<String, Group>,
+    directories: &[DirectorySpec],
+    user_perms: &[PermRule],
+) -> Result<(Generated, Vec<PermRule>)> {
+    let mut generated = Generated::default();
+    let mut all_users = BTreeMap::from([(
+        "root".to_owned(),
+        User {
+            home: Some("/root".to_owned()),
+            create_home: false,
+            ..User::default()
+        },
+    )]);
+    let mut all_groups = BTreeMap::from([("root".to_owned(), Group { gid: 0 })]);
+    all_groups.extend(groups.clone());
+    for (name, user) in users {
+        check_name(name, "user")?;
+        if all_users.insert(name.clone(), user.clone()).is_some() {
+            bail!("the user root is always there; it cannot be declared in `users`");
+        }
+        let gid = user.gid.unwrap_or(user.uid);
+        if !all_groups.values().any(|g| g.gid == gid) && !all_groups.contains_key(name) {
+            all_groups.insert(name.clone(), Group { gid });
+        }
+    }
+    for name in groups.keys() {
+        check_name(name, "group")?;
+    }
+    check_unique(all_users.iter().map(|(n, u)| (n, u.uid)), "uid")?;
+    check_unique(all_groups.iter().map(|(n, g)| (n, g.gid)), "gid")?;
+
+    let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, user) in &all_users {
+        for group in &user.groups {
+            if !all_groups.contains_key(group) {
+                bail!("user {name} is in group '{group}', which `groups` does not declare");
+            }
+            members.entry(group.as_str()).or_default().push(name);
+        }
+    }
+
+    if !users.is_empty() || !groups.is_empty() {
+        let mut passwd = String::new();
+        let mut shadow = String::new();
+        for (name, user) in by_id(&all_users, |u| u.uid) {
+            let gid = user.gid.unwrap_or(user.uid);
+            let home = home_of(name, user);
+            let shell = user.shell.as_deref().unwrap_or(DEFAULT_SHELL);
+            passwd.push_str(&format!(
+                "{name}:x:{}:{gid}:{}:{home}:{shell}\n",
+                user.uid, user.description
+            ));
+            shadow.push_str(&format!("{name}:!:1::::::\n"));
+            if user.create_home {
+                generated.directories.push(home.clone());
+                generated.rules.push(PermRule {
+                    mode: Some("0755".to_owned()),
+                    uid: Some(user.uid),
+                    gid: Some(gid),
+                    uname: Some(name.clone()),
+                    gname: group_name(&all_groups, gid),
+                    ..PermRule::exact(&home)
+                });
+            }
+        }
+        let mut group_file = String::new();
+        for (name, group) in by_id(&all_groups, |g| g.gid) {
+            let list = members
+                .get(name.as_str())
+                .map_or(String::new(), |m| m.join(","));
+            group_file.push_str(&format!("{name}:x:{}:{list}\n", group.gid));
+        }
+        generated.files.insert("/etc/passwd".to_owned(), passwd);
+        generated.files.insert("/etc/group".to_owned(), group_file);
+        generated.files.insert("/etc/shadow".to_owned(), shadow);
+        generated.rules.push(PermRule {
+            mode: Some("0640".to_owned()),
+            ..PermRule::exact("/etc/shadow")
+        });
+    }
+
+    let resolve = |rule: &PermRule| -> Result<PermRule> {
+        let mut rule = rule.clone();
+        if let (None, Some(name)) = (rule.uid, &rule.uname) {
+            let user = all_users.get(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} names the user '{name}', which `users` does not declare; declare it or give uid",
+                    where_of(&rule)
+                )
+            })?;
+            rule.uid = Some(user.uid);
+        }
+        if let (None, Some(name)) = (rule.gid, &rule.gname) {
+            let group = all_groups.get(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} names the group '{name}', which `groups` does not declare; declare it or give gid",
+                    where_of(&rule)
+                )
+            })?;
+            rule.gid = Some(group.gid);
+        }
+        if let (Some(uid), None) = (rule.uid, &rule.uname) {
+            rule.uname = all_users
+                .iter()
+                .find(|(_, u)| u.uid == uid)
+                .map(|(n, _)| n.clone());
+        }
+        if let (Some(gid), None) = (rule.gid, &rule.gname) {
+            rule.gname = group_name(&all_groups, gid);
+        }
+        rule.validate()?;
+        Ok(rule)
+    };
+
+    for directory in directories {
+        let Some(path) = &directory.path else {
+            bail!("every entry of `directories` needs a `path`");
+        };
+        if directory.regex.is_some() {
+            bail!("the `directories` entry {path} has a regex; it takes only path, mode and owner");
+        }
+        let path = path.trim_end_matches('/');
+        if let Some(mode) = &directory.mode {
+            perms::parse_mode(mode)
+                .with_context(|| format!("in the `directories` entry {path}"))?;
+        }
+        generated.directories.push(path.to_owned());
+        let mut rule = directory.clone();
+        rule.path = None;
+        rule.regex = PermRule::exact(path).regex;
+        rule.mode.get_or_insert_with(|| "0755".to_owned());
+        generated.rules.push(resolve(&rule)?);
+    }
+    let user_rules = user_perms.iter().map(resolve).collect::<Result<Vec<_>>>()?;
+    Ok((generated, user_rules))
+}
+
+fn where_of(rule: &PermRule) -> String {
+    match (&rule.path, &rule.regex) {
+        (Some(path), _) => format!("the perms entry for {path}"),
+        (None, Some(regex)) => format!("the perms entry for '{regex}'"),
+        (None, None) => "a perms entry".to_owned(),
+    }
+}
+
+fn home_of(name: &str, user: &User) -> String {
+    user.home
+        .clone()
+        .unwrap_or_else(|| format!("/home/{name}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+fn group_name(groups: &BTreeMap<String, Group>, gid: u32) -> Option<String> {
+    groups
+        .iter()
+        .filter(|(_, g)| g.gid == gid)
+        .map(|(n, _)| n.clone())
+        .next()
+}
+
+/// Entries ordered by id, then name.
+fn by_id<T>(map: &BTreeMap<String, T>, id: impl Fn(&T) -> u32) -> Vec<(&String, &T)> {
+    let mut entries: Vec<(&String, &T)> = map.iter().collect();
+    entries.sort_by_key(|(name, value)| (id(value), name.as_str()));
+    entries
+}
+
+fn check_name(name: &str, what: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        bail!(
+            "'{name}' is not a valid {what} name (letters, digits, _ - . and at most 32 characters)"
+        );
+    }
+    Ok(())
+}
+
+fn check_unique<'a>(ids: impl Iterator<Item = (&'a String, u32)>, what: &str) -> Result<()> {
+    let mut seen: BTreeMap<u32, &String> = BTreeMap::new();
+    for (name, id) in ids {
+        if let Some(other) = seen.insert(id, name) {
+            bail!("{other} and {name} both have {what} {id}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> BTreeMap<String, User> {
+        BTreeMap::from([(
+            "alice".to_owned(),
+            User {
+                uid: 1000,
+                groups: vec!["wheel".to_owned()],
+                create_home: true,
+                ..User::default()
+            },
+        )])
+    }
+
+    #[test]
+    fn users_make_passwd_group_shadow_and_homes() {
+        let groups = BTreeMap::from([("wheel".to_owned(), Group { gid: 10 })]);
+        let (generated, _) = generate(&alice(), &groups, &[], &[]).unwrap();
+        assert_eq!(
+            generated.files["/etc/passwd"],
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+        );
+        assert_eq!(
+            generated.files["/etc/group"],
+            "root:x:0:\nwheel:x:10:alice\nalice:x:1000:\n"
+        );
+        assert!(generated.files["/etc/shadow"].starts_with("root:!:"));
+        assert_eq!(generated.directories, ["/home/alice"]);
+        let home = &generated.rules[0];
+        assert_eq!((home.uid, home.gid), (Some(1000), Some(1000)));
+        assert_eq!(home.uname.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn names_in_perms_resolve_to_ids_and_unknown_ones_are_errors() {
+        let rule = PermRule {
+            path: Some("/data".to_owned()),
+            uname: Some("alice".to_owned()),
+            ..PermRule::default()
+        };
+        let (_, rules) =
+            generate(&alice(), &groups_wheel(), &[], std::slice::from_ref(&rule)).unwrap();
+        assert_eq!(rules[0].uid, Some(1000));
+        let bob = PermRule {
+            uname: Some("bob".to_owned()),
+            ..rule
+        };
+        let err = format!(
+            "{:#}",
+            generate(&alice(), &groups_wheel(), &[], &[bob]).unwrap_err()
+        );
+        assert!(
+            err.contains("the user 'bob'") && err.contains("/data"),
+            "{err}"
+        );
+    }
+
+    fn groups_wheel() -> BTreeMap<String, Group> {
+        BTreeMap::from([("wheel".to_owned(), Group { gid: 10 })])
+    }
+
+    #[test]
+    fn bad_accounts_are_named() {
+        let mut users = alice();
+        users.get_mut("alice").unwrap().groups = vec!["nope".to_owned()];
+        let err = format!(
+            "{:#}",
+            generate(&users, &BTreeMap::new(), &[], &[]).unwrap_err()
+        );
+        assert!(err.contains("'nope'"), "{err}");
+        let mut users = alice();
+        users.insert(
+            "bob".to_owned(),
+            User {
+                uid: 1000,
+                ..User::default()
+            },
+        );
+        let err = format!(
+            "{:#}",
+            generate(&users, &groups_wheel(), &[], &[]).unwrap_err()
+        );
+        assert!(err.contains("both have uid 1000"), "{err}");
+    }
+}
