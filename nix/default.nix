@@ -2,8 +2,9 @@
 # builder is the strata binary itself.
 #
 #   strata: a derivation or store path with bin/strata
-#   pkgs:   nixpkgs, for helpers that need packages (the image functions
-#           here need nothing but strata, and do not use it)
+#   pkgs:   nixpkgs, for what needs packages: the shell, coreutils,
+#           fakeroot, nix and sqlite of extraCommands, fakeRootCommands
+#           and includeNixDB, and the helpers (binSh, caCertificates, …)
 #   system: the system the images are built on, and for
 {
   strata,
@@ -14,7 +15,35 @@ let
   strataBin = "${strata}/bin/strata";
   strataDerivation = import ./strata-derivation.nix { inherit strataBin system; };
   imageSpec = import ./image-spec.nix { inherit strataDerivation; };
-  imageFunction = import ./image-function.nix { inherit strataDerivation imageSpec strataBin; };
+  # What extraCommands, fakeRootCommands and includeNixDB run with.
+  tools =
+    if pkgs == null then
+      null
+    else
+      {
+        shell = pkgs.runtimeShell;
+        path = builtins.concatStringsSep ":" (
+          map (p: "${p}/bin") [
+            pkgs.coreutils
+            pkgs.findutils
+            pkgs.gnused
+            pkgs.gnugrep
+            pkgs.getopt
+          ]
+        );
+        fakeroot = "${pkgs.fakeroot}/bin/fakeroot";
+        nixStore = "${pkgs.nix}/bin/nix-store";
+        sqlite = "${pkgs.sqlite.bin or pkgs.sqlite}/bin/sqlite3";
+      };
+  customisation = import ./customisation.nix { inherit strataDerivation tools; };
+  imageFunction = import ./image-function.nix {
+    inherit
+      strataDerivation
+      imageSpec
+      strataBin
+      customisation
+      ;
+  };
 in
 {
   buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };

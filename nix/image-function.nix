@@ -4,6 +4,7 @@
   strataDerivation,
   imageSpec,
   strataBin,
+  customisation,
 }:
 {
   # What the derivation is: "archive" (the image in the store) or "stream"
@@ -58,11 +59,38 @@
   # Owners and modes of chosen entries, set in the tar:
   # [ { path = pkg; regex = ".*/bin/.*"; mode = "0755"; uid = 1000; } ].
   perms ? [ ],
+  # Shell commands run in the customisation root before it is packed:
+  # unprivileged, and under fakeroot (chown and chmod reach the image).
+  extraCommands ? "",
+  fakeRootCommands ? "",
+  # A Nix database for the image's store paths, for nix inside the image.
+  includeNixDB ? false,
   passthru ? { },
   meta ? { },
 }:
 let
   roots = if copyToRoot != null then copyToRoot else contents;
+  hasCommands = extraCommands != "" || fakeRootCommands != "" || includeNixDB;
+  # The image derivations' attributes: the spec and its closure, and the
+  # root the commands made.
+  builderAttrs =
+    spec.builderAttrs
+    // (
+      if hasCommands then
+        {
+          customisation = customisation {
+            inherit
+              name
+              spec
+              extraCommands
+              fakeRootCommands
+              includeNixDB
+              ;
+          };
+        }
+      else
+        { }
+    );
   layerSpec =
     layer:
     if layer._type or null == "strataLayer" then
@@ -93,13 +121,14 @@ let
     fromImage = if fromImage == null then null else "${fromImage}";
     inherit users groups directories;
     perms = map (rule: rule // (if rule ? path then { path = toString rule.path; } else { })) perms;
+    rootCommands = hasCommands;
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
   };
   # The image description: config, manifest and every layer's paths and
   # digests. Streams, pushes and loads are made from it.
   description = strataDerivation (
-    spec.builderAttrs
+    builderAttrs
     // {
       name = "${baseNameOf name}-description.json";
       step = "describe";
@@ -124,7 +153,7 @@ let
       script (derivationName (baseNameOf name) format) "stream" false
     else
       strataDerivation (
-        spec.builderAttrs
+        builderAttrs
         // {
           name = derivationName (baseNameOf name) format;
           inherit step;
@@ -141,7 +170,7 @@ let
     copyToPodman = script "copy-to-podman" "podman-load" true;
     # The layering plan (JSON), for `strata explain --plan`.
     plan = strataDerivation (
-      spec.builderAttrs
+      builderAttrs
       // {
         name = "${baseNameOf name}-plan.json";
         step = "plan";

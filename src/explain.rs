@@ -77,6 +77,7 @@ fn explain_layer(
         paths,
         root,
         nar_size: None,
+        root_dir: None,
         base: None,
         reason: String::new(),
     };

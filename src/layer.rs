@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::customise::{self, RecordedEntries};
 use crate::perms::EntryRules;
 use crate::plan::LayerPlan;
 use crate::rootfs::{RootEntry, RootTree};
@@ -120,6 +121,9 @@ fn walk_layer<S: TarSink>(
         walk_store_path(path, rules, out)?;
     }
     write_root_tree(&layer.root, &prefix, rules, out)?;
+    if let Some(dir) = &layer.root_dir {
+        walk_root_dir(Path::new(dir), &prefix, rules, out)?;
+    }
     tar_format::write_end(out)?;
     Ok(())
 }
@@ -138,25 +142,56 @@ fn store_prefix_dirs(store_dir: &str) -> Vec<String> {
 
 fn walk_store_path<S: TarSink>(root: &StorePath, rules: &EntryRules, out: &mut S) -> Result<()> {
     let root_name = root.as_str().trim_start_matches('/').as_bytes().to_vec();
-    let mut stack: Vec<(PathBuf, Vec<u8>)> = vec![(root.as_path().to_path_buf(), root_name)];
+    let start = vec![(root.as_path().to_path_buf(), root_name)];
+    walk_tree(start, rules, None, &[], out).with_context(|| format!("in store path {root}"))
+}
+
+/// Writes the customisation root made by commands: the entries below
+/// `dir/root`, with the modes and owners recorded beside it. The store
+/// prefix directories are already written, so their headers are left out.
+fn walk_root_dir<S: TarSink>(
+    dir: &Path,
+    prefix: &[String],
+    rules: &EntryRules,
+    out: &mut S,
+) -> Result<()> {
+    let recorded = customise::read_recorded(dir)?;
+    let root = dir.join(customise::ROOT_DIR);
+    let start = sorted_children(&root)?
+        .into_iter()
+        .rev()
+        .map(|child| (root.join(&child), child.as_bytes().to_vec()))
+        .collect();
+    walk_tree(start, rules, Some(&recorded), prefix, out)
+}
+
+/// Writes the entries on the stack `start` (file system path, tar name;
+/// the last one first) and everything below them, depth first, siblings
+/// by name bytes. `recorded` gives modes and owners by tar name.
+fn walk_tree<S: TarSink>(
+    mut stack: Vec<(PathBuf, Vec<u8>)>,
+    rules: &EntryRules,
+    recorded: Option<&RecordedEntries>,
+    skipped_headers: &[String],
+    out: &mut S,
+) -> Result<()> {
+    let attrs_for = |name: &[u8]| {
+        let key = String::from_utf8_lossy(name);
+        let found = recorded.and_then(|r| r.get(key.trim_end_matches('/')));
+        rules.attrs_over(name, found.copied())
+    };
     while let Some((fs_path, name)) = stack.pop() {
         let meta = fs::symlink_metadata(&fs_path)
-            .with_context(|| format!("cannot read {} (in store path {root})", fs_path.display()))?;
+            .with_context(|| format!("cannot read {}", fs_path.display()))?;
         let file_type = meta.file_type();
         if file_type.is_dir() {
             let mut dir_name = name.clone();
             dir_name.push(b'/');
-            tar_format::write_header(
-                out,
-                &rules.attrs_for(&dir_name),
-                &dir_name,
-                &EntryKind::Directory,
-            )?;
-            let mut children: Vec<OsString> = fs::read_dir(&fs_path)
-                .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
-                .with_context(|| format!("cannot list {}", fs_path.display()))?;
-            children.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            for child in children.into_iter().rev() {
+            if !skipped_headers.iter().any(|s| s.as_bytes() == dir_name) {
+                let kind = EntryKind::Directory;
+                tar_format::write_header(out, &attrs_for(&dir_name), &dir_name, &kind)?;
+            }
+            for child in sorted_children(&fs_path)?.into_iter().rev() {
                 let mut child_name = dir_name.clone();
                 child_name.extend_from_slice(child.as_bytes());
                 stack.push((fs_path.join(&child), child_name));
@@ -167,25 +202,34 @@ fn walk_store_path<S: TarSink>(root: &StorePath, rules: &EntryRules, out: &mut S
             let kind = EntryKind::Symlink {
                 target: target.as_os_str().as_bytes(),
             };
-            tar_format::write_header(out, &rules.attrs_for(&name), &name, &kind)?;
+            tar_format::write_header(out, &attrs_for(&name), &name, &kind)?;
         } else if file_type.is_file() {
             let size = meta.len();
             let kind = EntryKind::File {
                 size,
                 executable: meta.permissions().mode() & 0o111 != 0,
             };
-            tar_format::write_header(out, &rules.attrs_for(&name), &name, &kind)?;
+            tar_format::write_header(out, &attrs_for(&name), &name, &kind)?;
             out.file_contents(&fs_path, size)?;
             tar_format::write_padding(out, size)?;
         } else {
             bail!(
-                "{} is a {}; a store path may hold only files, directories and symlinks",
+                "{} is a {}; a layer may hold only files, directories and symlinks",
                 fs_path.display(),
                 special_kind(&file_type)
             );
         }
     }
     Ok(())
+}
+
+/// The names in directory `dir`, sorted bytewise.
+fn sorted_children(dir: &Path) -> Result<Vec<OsString>> {
+    let mut children: Vec<OsString> = fs::read_dir(dir)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+        .with_context(|| format!("cannot list {}", dir.display()))?;
+    children.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(children)
 }
 
 fn special_kind(file_type: &fs::FileType) -> &'static str {
@@ -282,6 +326,7 @@ mod tests {
             paths,
             root: RootTree::default(),
             nar_size: None,
+            root_dir: None,
             base: None,
             reason: "test".to_owned(),
         }

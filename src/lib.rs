@@ -11,6 +11,7 @@ pub mod base_image;
 pub mod closure;
 pub mod commands;
 pub mod compress;
+pub mod customise;
 pub mod description;
 pub mod digest;
 pub mod emit;

@@ -18,6 +18,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use crate::attrs::{self, NixAttrs};
+use crate::customise;
 use crate::description::ImageDescription;
 use crate::emit;
 use crate::inputs;
@@ -42,6 +43,11 @@ pub enum BuilderStep {
     Script,
     /// Write the layering plan (JSON).
     Plan,
+    /// Make the customisation root and run the commands in it.
+    Customise,
+    /// Record the modes and owners of the customisation root (run by
+    /// `customise`, under fakeroot).
+    Record,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -83,7 +89,39 @@ pub fn run(step: BuilderStep) -> Result<()> {
             )
         }
         BuilderStep::Script => write_script(&attrs, &out),
+        BuilderStep::Customise => customise_root(&attrs, &out),
+        BuilderStep::Record => customise::record_to_file(&out, true),
     }
+}
+
+/// Makes the customisation root of the image and runs its commands.
+fn customise_root(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let plan = plan_from_attrs(attrs)?;
+    let optional = |key: &str| -> Result<Option<&str>> {
+        Ok(if attrs.has(key) {
+            Some(attrs.string(key)?)
+        } else {
+            None
+        })
+    };
+    let nix_db = match (optional("nixStore")?, optional("sqlite")?) {
+        (Some(nix_store), Some(sqlite)) => Some((nix_store, sqlite)),
+        _ => None,
+    };
+    let commands = customise::Commands {
+        shell: attrs.string("shell")?,
+        path: optional("commandsPath")?.unwrap_or(""),
+        extra: optional("extraCommands")?.unwrap_or(""),
+        fake_root: optional("fakeRootCommands")?.unwrap_or(""),
+        fakeroot: optional("fakeroot")?,
+        nix_db,
+    };
+    std::fs::create_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let built = customise::build(&plan, attrs.get(CLOSURE_KEY)?, &commands, out);
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(out);
+    }
+    built
 }
 
 /// The commands a script may run.
@@ -147,5 +185,17 @@ fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
         .with_context(|| format!("cannot read the image spec {spec_file}"))?;
     let spec = ImageSpec::from_json(&text).with_context(|| format!("in {spec_file}"))?;
     let helper = StorePath::parse(spec_file, &store_dir).context("the spec file")?;
-    inputs::plan_image(spec, attrs.closure(CLOSURE_KEY)?, &[helper], &store_dir)
+    let mut plan = inputs::plan_image(spec, attrs.closure(CLOSURE_KEY)?, &[helper], &store_dir)?;
+    // The customisation root the commands made replaces the planned one.
+    if attrs.has("customisation") {
+        let layer = plan
+            .layers
+            .last_mut()
+            .filter(|l| l.paths.is_empty() && l.base.is_none())
+            .context("the image has commands but no customisation layer")?;
+        layer.root = Default::default();
+        layer.root_dir = Some(attrs.string("customisation")?.to_owned());
+        layer.reason = "customisation layer: contents and what the commands made".to_owned();
+    }
+    Ok(plan)
 }

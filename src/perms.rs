@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::customise::Recorded;
 use crate::plan::ImagePlan;
 use crate::rootfs::{RootEntry, RootTree};
 use crate::tar_format::EntryAttrs;
@@ -139,11 +140,29 @@ impl EntryRules {
     /// The attributes of the entry named `name` in the tar (no leading `/`,
     /// directories with a trailing one).
     pub fn attrs_for(&self, name: &[u8]) -> Cow<'_, EntryAttrs> {
+        self.attrs_over(name, None)
+    }
+
+    /// As [`Self::attrs_for`], starting from the mode and owner `recorded`
+    /// for the entry (by the commands that made it) when there are some.
+    pub fn attrs_over(&self, name: &[u8], recorded: Option<Recorded>) -> Cow<'_, EntryAttrs> {
+        let mut attrs = Cow::Borrowed(&self.base);
+        if let Some(recorded) = recorded {
+            let attrs = attrs.to_mut();
+            attrs.mode = Some(recorded.mode);
+            if let Some((uid, gid)) = recorded.owner
+                && (u64::from(uid), u64::from(gid)) != (attrs.uid, attrs.gid)
+            {
+                attrs.uid = uid.into();
+                attrs.gid = gid.into();
+                attrs.uname = String::new();
+                attrs.gname = String::new();
+            }
+        }
         if self.rules.is_empty() {
-            return Cow::Borrowed(&self.base);
+            return attrs;
         }
         let path = absolute(name);
-        let mut attrs = Cow::Borrowed(&self.base);
         for rule in self.rules.iter().filter(|r| r.matches(&path)) {
             let attrs = attrs.to_mut();
             if let Some(mode) = rule.mode {

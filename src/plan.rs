@@ -54,6 +54,10 @@ pub struct LayerPlan {
     /// Sum of the paths' NAR sizes, when the closure gave them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nar_size: Option<u64>,
+    /// The customisation root made by commands (a store path holding
+    /// `root/` and the recorded modes and owners), merged at `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_dir: Option<String>,
     /// A layer of the base image, carried over as it is (no paths, no
     /// root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,6 +129,8 @@ pub fn make_plan(
     let mut taken: BTreeSet<NodeId> = helpers.iter().filter_map(|h| graph.id_of(h)).collect();
     taken.extend(excluded_paths(&spec, graph, store_dir)?);
 
+    // The customisation layer: contents, accounts, and what commands make.
+    let customised = !roots.contents.is_empty() || spec.root_commands;
     let mut layers = Vec::new();
     let base_config = base.map(|base| {
         let image = spec.from_image.clone().unwrap_or_default();
@@ -140,6 +146,7 @@ pub fn make_plan(
                 paths: Vec::new(),
                 root: RootTree::default(),
                 nar_size: None,
+                root_dir: None,
                 base: Some(layer),
                 reason: format!("base image layer {} of {count}", index + 1),
             });
@@ -176,7 +183,7 @@ pub fn make_plan(
             layers.push(layer);
         }
         let automatic = graph.len() - taken.len();
-        let reserved = layers.len() + usize::from(!roots.contents.is_empty());
+        let reserved = layers.len() + usize::from(customised);
         if automatic > 0 {
             let Some(budget) = spec.max_layers.checked_sub(reserved).filter(|&b| b > 0) else {
                 bail!(
@@ -191,16 +198,17 @@ pub fn make_plan(
             }
         }
     }
-    if !roots.contents.is_empty() {
+    layers.retain(|l| !l.paths.is_empty() || !l.root.is_empty() || l.base.is_some());
+    if customised {
         layers.push(LayerPlan {
             paths: Vec::new(),
             root: roots.contents,
             nar_size: None,
+            root_dir: None,
             base: None,
             reason: "customisation layer: contents linked into /".to_owned(),
         });
     }
-    layers.retain(|l| !l.paths.is_empty() || !l.root.is_empty() || l.base.is_some());
     if layers.is_empty() {
         bail!("the image would have no layers: give `contents` or a closure with store paths");
     }
@@ -279,6 +287,7 @@ fn store_layer(graph: &ClosureGraph, group: StoreLayer) -> LayerPlan {
             .collect(),
         root: RootTree::default(),
         nar_size,
+        root_dir: None,
         base: None,
         reason: group.reason,
     }

@@ -84,6 +84,10 @@ pub struct ImageSpec {
     pub directories: Vec<PermRule>,
     /// Owners and modes of chosen entries.
     pub perms: Vec<PermRule>,
+    /// Whether commands (`extraCommands`, `fakeRootCommands`,
+    /// `includeNixDB`) make the customisation layer, in a derivation of
+    /// their own that the image derivation names.
+    pub root_commands: bool,
 }
 
 /// What an image is written as.
@@ -143,6 +147,7 @@ impl Default for ImageSpec {
             groups: BTreeMap::new(),
             directories: Vec::new(),
             perms: Vec::new(),
+            root_commands: false,
         }
     }
 }

@@ -66,3 +66,107 @@ fn bad_customisations_are_clear_errors() {
         assert!(stderr.contains(message), "{attribute}: {stderr}");
     }
 }
+
+#[test]
+fn extra_and_fake_root_commands_reach_the_tar() {
+    let output = customisation_build("commands");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    podman_load(Path::new(String::from_utf8(output.stdout).unwrap().trim()));
+    assert_eq!(
+        podman_run("commands:test", &[], &[]),
+        "755 1000 50 /srv\n\
+         4755 1000 50 /srv/index.html\n\
+         600 1000 50 /srv/private\n\
+         755 1000 0 /opt\n\
+         755 0 0 /var/log\n\
+         755 1000 1000 /home/alice\n\
+         made by extraCommands\n\
+         opt is writable\n",
+        "chown under fakeroot, chmod in either, and the accounts' home"
+    );
+    let failing = customisation_build("failing-commands");
+    let stderr = String::from_utf8_lossy(&failing.stderr);
+    assert!(!failing.status.success());
+    assert!(stderr.contains("extraCommands failed"), "{stderr}");
+}
+
+/// `nix-store` of the host, run inside the container on the image's store
+/// and database: the host's /usr and libraries are mounted read-only.
+fn nix_store_in_container(args: &str) -> String {
+    podman_run(
+        "nix-db:test",
+        &[
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            "/usr/lib:/lib:ro",
+            "-v",
+            "/usr/lib64:/lib64:ro",
+            "-e",
+            "USER=root",
+        ],
+        &["/bin/sh", "-c", &format!("/usr/bin/nix-store {args}")],
+    )
+}
+
+#[test]
+fn include_nix_db_registers_the_closure() {
+    let output = customisation_build("nix-db");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let archive = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let busybox = nix_build("busybox");
+    let user = run(&mut {
+        let mut c = nix_command("nix-build", "tests/nix/customisation.nix", "busybox-user");
+        c.arg("--no-out-link");
+        c
+    });
+    let user = user.trim();
+
+    // On the host: nix-store on the unpacked root.
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("oci");
+    skopeo_copy(&format!("oci-archive:{archive}"), &layout, "test");
+    let rootfs = umoci_unpack(&layout, "test", &work.path().join("bundle"));
+    let store = format!("local?root={}", rootfs.display());
+    let requisites = run(std::process::Command::new("nix-store")
+        .args(["--store", &store, "-q", "--requisites", &busybox])
+        .env("USER", "root"));
+    assert_eq!(requisites.trim(), busybox);
+    let verify = output_of(
+        std::process::Command::new("nix-store")
+            .args(["--store", &store, "--verify", "--check-contents"])
+            .env("USER", "root"),
+    );
+    assert!(
+        verify.status.success() && !String::from_utf8_lossy(&verify.stderr).contains("error"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // In the container.
+    podman_load(Path::new(&archive));
+    let verified = nix_store_in_container("--verify --check-contents 2>&1 && echo verified");
+    assert!(verified.ends_with("verified\n"), "{verified}");
+    assert!(!verified.contains("error"), "{verified}");
+    assert_eq!(
+        nix_store_in_container(&format!("-q --references {user} 2>/dev/null")),
+        format!("{busybox}\n")
+    );
+
+    // Built again, the database is the same byte for byte.
+    let mut check = nix_command(
+        "nix-build",
+        "tests/nix/customisation.nix",
+        "nix-db.customisation",
+    );
+    check.args(["--no-out-link", "--check"]);
+    run(&mut check);
+}

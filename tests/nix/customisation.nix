@@ -2,13 +2,34 @@
 { strata }:
 let
   fixtures = import ./fixtures.nix { inherit strata; };
-  inherit (fixtures) lib busybox hostShell;
+  inherit (fixtures) busybox hostShell;
+  # The commands' tools are the host's here; with nixpkgs they are its.
+  hostPkgs = {
+    runtimeShell = "/bin/sh";
+    coreutils = "/usr";
+    findutils = "/usr";
+    gnused = "/usr";
+    gnugrep = "/usr";
+    getopt = "/usr";
+    fakeroot = "/usr";
+    nix = "/usr";
+    sqlite = "/usr";
+  };
+  lib = import ../../nix {
+    inherit strata;
+    pkgs = hostPkgs;
+  };
 
   app = hostShell "owned-app" ''
     mkdir -p $out/bin $out/share
     printf '#!/bin/sh\necho owned\n' > $out/bin/owned
     chmod +x $out/bin/owned
     echo secret > $out/share/secret
+  '';
+  # A package that refers to another.
+  busybox-user = hostShell "busybox-user" ''
+    mkdir -p $out
+    echo ${busybox}/bin/sh > $out/shell
   '';
   accounts = {
     users.alice = {
@@ -19,7 +40,7 @@ let
   };
 in
 {
-  inherit app;
+  inherit app busybox-user;
   accounts = lib.buildLayeredImage (
     accounts
     // {
@@ -57,6 +78,52 @@ in
       ];
     }
   );
+
+  # The root changed by commands, unprivileged and under fakeroot.
+  commands = lib.buildLayeredImage (
+    accounts
+    // {
+      name = "commands";
+      tag = "test";
+      contents = [ busybox ];
+      extraCommands = ''
+        mkdir -p srv var/log
+        echo "made by extraCommands" > srv/index.html
+        echo "for root only" > srv/private
+        chmod 0600 srv/private
+      '';
+      fakeRootCommands = ''
+        chown -R 1000:50 srv
+        chmod 4755 srv/index.html
+        mkdir opt
+        chown 1000 opt
+      '';
+      config.User = "alice";
+      config.Cmd = [
+        "/bin/sh"
+        "-c"
+        "stat -c '%a %u %g %n' /srv /srv/index.html /srv/private /opt /var/log /home/alice; cat /srv/index.html; echo x > /opt/x && echo opt is writable"
+      ];
+    }
+  );
+
+  # A Nix database of the image's store paths.
+  nix-db = lib.buildLayeredImage {
+    name = "nix-db";
+    tag = "test";
+    contents = [
+      busybox
+      busybox-user
+    ];
+    includeNixDB = true;
+  };
+
+  # Commands that fail stop the build.
+  failing-commands = lib.buildLayeredImage {
+    name = "failing";
+    contents = [ busybox ];
+    extraCommands = "false";
+  };
 
   bad = {
     unknown-user = lib.buildLayeredImage {
