@@ -50,4 +50,5 @@ in
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
   buildImage = import ./build-image.nix { inherit imageFunction; };
   buildLayer = import ./build-layer.nix;
+  pullImage = import ./pull-image.nix { inherit strataDerivation; };
 }

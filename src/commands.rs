@@ -18,6 +18,7 @@ use crate::nix_store;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
+use crate::pull::{self, PullOptions};
 use crate::push::{self, PushOptions};
 use crate::spec::{self, ImageFormat, ImageSpec, LayeringStrategy, ResolveContext};
 use crate::store_path::{self, StorePath};
@@ -119,6 +120,20 @@ pub fn explain(args: &ImageArgs, from: Option<&Path>, json: bool) -> Result<()> 
         print!("{}", explain::render(&explanation));
         Ok(())
     }
+}
+
+/// Pulls an image by digest into the OCI layout `output`; the architecture
+/// is this machine's unless given.
+pub fn pull(options: &PullOptions, output: &Path) -> Result<()> {
+    let mut options = options.clone();
+    if options.architecture.is_empty() {
+        let (architecture, variant) = spec::goarch_of_system(&spec::host_system())?;
+        options.architecture = architecture.to_owned();
+        options.variant = variant.map(str::to_owned);
+    }
+    pull::pull(&options, output, OutputMode::Atomic)?;
+    eprintln!("strata: pulled {} into {}", options.image, output.display());
+    Ok(())
 }
 
 /// Streams the archive of a description (or a stream script) to stdout.

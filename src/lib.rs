@@ -26,6 +26,7 @@ pub mod oci;
 pub mod output;
 pub mod perms;
 pub mod plan;
+pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;

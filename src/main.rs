@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use strata::commands::{self, ImageArgs};
 use strata::engine::Engine;
 use strata::nix_builder::{self, BuilderStep};
+use strata::pull::PullOptions;
 use strata::push::PushOptions;
 
 /// Build reproducible, layered OCI and Docker images from Nix closures.
@@ -79,6 +80,35 @@ enum Command {
         /// Another repository of the registry to mount missing blobs from
         #[arg(long, value_name = "REPOSITORY")]
         mount_from: Option<String>,
+    },
+    /// Pull an image by digest into an OCI layout directory, for fromImage
+    Pull {
+        /// [docker://]NAME@sha256:DIGEST
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The directory to create
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// The platform to pick from a multi-platform index
+        #[arg(long, default_value = "linux")]
+        os: String,
+        /// (default: this machine's)
+        #[arg(long)]
+        arch: Option<String>,
+        /// The tag the layout gives the image
+        #[arg(long, default_value = "latest")]
+        tag: String,
+        /// Credentials (default: as for push)
+        #[arg(
+            long,
+            value_name = "USER:PASSWORD",
+            env = "STRATA_REGISTRY_CREDS",
+            hide_env_values = true
+        )]
+        creds: Option<String>,
+        /// Use plain HTTP (always used for a registry on localhost)
+        #[arg(long)]
+        insecure: bool,
     },
     /// Load the image into Docker through its API socket, without writing an
     /// archive
@@ -159,6 +189,26 @@ fn main() -> ExitCode {
                 jobs: *jobs,
                 mount_from: mount_from.clone(),
             },
+        ),
+        Command::Pull {
+            image,
+            output,
+            os,
+            arch,
+            tag,
+            creds,
+            insecure,
+        } => commands::pull(
+            &PullOptions {
+                image: image.strip_prefix("docker://").unwrap_or(image).to_owned(),
+                os: os.clone(),
+                architecture: arch.clone().unwrap_or_default(),
+                variant: None,
+                tag: tag.clone(),
+                credentials: creds.clone(),
+                insecure: *insecure,
+            },
+            output,
         ),
         Command::DockerLoad {
             description,

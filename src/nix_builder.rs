@@ -25,7 +25,8 @@ use crate::inputs;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
-use crate::spec::{ImageFormat, ImageSpec, ResolveContext};
+use crate::pull::{self, PullOptions};
+use crate::spec::{self, ImageFormat, ImageSpec, ResolveContext};
 use crate::store_path::StorePath;
 
 /// The `exportReferencesGraph` key the Nix library exports the closure under.
@@ -48,6 +49,9 @@ pub enum BuilderStep {
     /// Record the modes and owners of the customisation root (run by
     /// `customise`, under fakeroot).
     Record,
+    /// Pull an image by digest into an OCI layout (a fixed-output
+    /// derivation).
+    Pull,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -91,7 +95,36 @@ pub fn run(step: BuilderStep) -> Result<()> {
         BuilderStep::Script => write_script(&attrs, &out),
         BuilderStep::Customise => customise_root(&attrs, &out),
         BuilderStep::Record => customise::record_to_file(&out, true),
+        BuilderStep::Pull => pull_image(&attrs, &out),
     }
+}
+
+/// Pulls `imageName@imageDigest` for `os`/`arch` (the system's unless
+/// given) into an OCI layout.
+fn pull_image(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let (architecture, variant) = if attrs.has("arch") {
+        (attrs.string("arch")?.to_owned(), None)
+    } else {
+        let (architecture, variant) = spec::goarch_of_system(attrs.string("system")?)?;
+        (architecture.to_owned(), variant.map(str::to_owned))
+    };
+    let tls_verify = attrs.get("tlsVerify")?.as_bool().unwrap_or(true);
+    let options = PullOptions {
+        image: format!(
+            "{}@{}",
+            attrs.string("imageName")?,
+            attrs.string("imageDigest")?
+        ),
+        os: attrs.string("os")?.to_owned(),
+        architecture,
+        variant,
+        tag: attrs.string("finalImageTag")?.to_owned(),
+        credentials: std::env::var("STRATA_REGISTRY_CREDS")
+            .ok()
+            .filter(|c| !c.is_empty()),
+        insecure: !tls_verify,
+    };
+    pull::pull(&options, out, OutputMode::InPlace)
 }
 
 /// Makes the customisation root of the image and runs its commands.

@@ -653,3 +653,106 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// The digest of what `reference` names in the registry.
+fn registry_digest(reference: &str) -> String {
+    let output = skopeo_inspect(reference, None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    format!("sha256:{}", sha256_hex(&output.stdout))
+}
+
+/// The manifest digest an OCI layout's index names.
+fn layout_manifest(dir: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn pull_image_fetches_by_digest_and_picks_the_platform_of_an_index() {
+    let registry = Registry::start(None);
+    let amd64 = format!("{}/app:v1", registry.address());
+    assert_succeeded(&push(&copy_to_registry("v1"), &[&amd64]), &[]);
+    // The same busybox for arm64, and an index of the two made by podman.
+    let work = tempfile::tempdir().unwrap();
+    let description = work.path().join("arm64.json");
+    let busybox = nix_build("busybox");
+    run(Command::new(strata_binary())
+        .args(["describe", "--name", "app-arm", "--system", "aarch64-linux"])
+        .args(["--contents", &busybox, "-o"])
+        .arg(&description));
+    let arm64 = format!("{}/app-arm:1", registry.address());
+    assert_succeeded(
+        &push(
+            Path::new(strata_binary()),
+            &["push", description.to_str().unwrap(), &arm64],
+        ),
+        &[],
+    );
+    let list = format!("strata-test-list-{}", registry.port);
+    let index = format!("{}/multi:1", registry.address());
+    run(Command::new("podman").args(["manifest", "create", &list]));
+    for image in [&amd64, &arm64] {
+        run(Command::new("podman")
+            .args(["manifest", "add", "--tls-verify=false", &list])
+            .arg(format!("docker://{image}")));
+    }
+    run(Command::new("podman")
+        .args(["manifest", "push", "--all", "--tls-verify=false", &list])
+        .arg(format!("docker://{index}")));
+    run(Command::new("podman").args(["manifest", "rm", &list]));
+    let index_digest = registry_digest(&index);
+    let multi = format!("{}/multi@{index_digest}", registry.address());
+
+    let pulled = |arch: &str| {
+        let dir = work.path().join(arch);
+        let output = output_of(
+            Command::new(strata_binary())
+                .args(["pull", &multi, "--arch", arch, "--tag", "pulled", "-o"])
+                .arg(&dir),
+        );
+        (dir, output)
+    };
+    let (amd64_dir, output) = pulled("amd64");
+    assert_succeeded(&output, &["pulled"]);
+    assert_eq!(layout_manifest(&amd64_dir), manifest_digest("v1"));
+    let (arm64_dir, output) = pulled("arm64");
+    assert_succeeded(&output, &[]);
+    assert_eq!(layout_manifest(&arm64_dir), registry_digest(&arm64));
+    let (missing, output) = pulled("s390x");
+    assert_failed(
+        &output,
+        &["has no image for linux/s390x", "linux/amd64", "linux/arm64"],
+    );
+    assert!(!missing.exists(), "a failed pull leaves nothing behind");
+
+    // pullImage in Nix: a fixed-output derivation with the layout's hash,
+    // byte for byte what the command pulled.
+    let sha256 = run(Command::new("nix-hash")
+        .args(["--type", "sha256", "--base32"])
+        .arg(&amd64_dir));
+    let nix_build_pull = |attribute: &str| {
+        let mut command = nix_command("nix-build", "tests/nix/pull.nix", attribute);
+        command
+            .arg("--no-out-link")
+            .args(["--argstr", "imageName"])
+            .arg(format!("{}/multi", registry.address()))
+            .args(["--argstr", "imageDigest", &index_digest])
+            .args(["--argstr", "sha256", sha256.trim()]);
+        run(&mut command).trim().to_owned()
+    };
+    let layout = nix_build_pull("pulled");
+    let diff = output_of(Command::new("diff").arg("-r").arg(&layout).arg(&amd64_dir));
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    let image = nix_build_pull("on-pulled");
+    podman_load(Path::new(&image));
+    assert_eq!(
+        podman_run("on-pulled:test", &[], &[]),
+        "app v1\n",
+        "the pulled image's Cmd, on its layers"
+    );
+}

@@ -1,4 +1,5 @@
-//! A client for the OCI distribution API: just what a push needs.
+//! A client for the OCI distribution API: just what a push and a pull
+//! need.
 //!
 //! Every request is retried, with backoff, on connection failures and 5xx
 //! answers. A 401 answer is met once per request with the credentials, as
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use ureq::http::{Response, StatusCode};
 use ureq::{Agent, Body, SendBody};
 
-use crate::digest::Digest;
+use crate::digest::{Digest, HashingWriter};
 use crate::reference::{DEFAULT_REGISTRY, Destination};
 use auth::{Challenge, Credentials};
 
@@ -38,7 +39,12 @@ pub struct Client {
 pub enum Payload<'a> {
     Empty,
     Bytes(&'a [u8], &'a str),
+    /// For a GET: the media types accepted.
+    Accept(&'a str),
 }
+
+/// The manifest media types a pull accepts.
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl Client {
     /// A client for `destination`'s repository. Plain HTTP is used when
@@ -144,6 +150,70 @@ impl Client {
         })
     }
 
+    /// The manifest `digest`, its bytes checked against it, and its media
+    /// type.
+    pub fn get_manifest(&self, digest: &Digest) -> Result<(Vec<u8>, String)> {
+        let url = self.url(&format!("manifests/{digest}"));
+        retrying(&format!("fetching manifest {digest}"), || {
+            let mut response = match self.attempt("GET", &url, &Payload::Accept(MANIFEST_TYPES))? {
+                Ok(response) => response,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if response.status() != StatusCode::OK {
+                return Ok(Err(unexpected(
+                    response,
+                    &format!("fetching manifest {digest}"),
+                )));
+            }
+            let media_type = response
+                .headers()
+                .get("Content-Type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(16 << 20)
+                .read_to_vec()?;
+            if Digest::of(&bytes) != *digest {
+                return Ok(Err(anyhow::anyhow!(
+                    "the registry sent a manifest that does not match {digest}"
+                )));
+            }
+            Ok(Ok((bytes, media_type)))
+        })
+    }
+
+    /// Writes blob `digest` to a new file at `path`, checking its bytes.
+    pub fn get_blob(&self, digest: &Digest, path: &std::path::Path) -> Result<u64> {
+        let url = self.url(&format!("blobs/{digest}"));
+        retrying(&format!("fetching blob {digest}"), || {
+            let response = match self.attempt("GET", &url, &Payload::Empty)? {
+                Ok(response) => response,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if response.status() != StatusCode::OK {
+                return Ok(Err(unexpected(
+                    response,
+                    &format!("fetching blob {digest}"),
+                )));
+            }
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut hashing = HashingWriter::new(std::io::BufWriter::new(file));
+            std::io::copy(&mut response.into_body().into_reader(), &mut hashing)?;
+            let (actual, size, out) = hashing.finish();
+            out.into_inner().map_err(|e| e.into_error())?;
+            if actual != *digest {
+                return Ok(Err(anyhow::anyhow!(
+                    "the registry sent blob {digest} with other bytes ({actual})"
+                )));
+            }
+            Ok(Ok(size))
+        })
+    }
+
     /// Tags `manifest` as `reference`.
     pub fn put_manifest(&self, reference: &str, manifest: &[u8], media_type: &str) -> Result<()> {
         let url = self.url(&format!("manifests/{reference}"));
@@ -190,7 +260,12 @@ impl Client {
     fn send(&self, method: &str, url: &str, payload: &Payload) -> Result<Response<Body>> {
         let sent = match (method, payload) {
             ("HEAD", _) => self.authorized(self.agent.head(url)).call(),
-            (_, Payload::Empty) => {
+            ("GET", Payload::Accept(types)) => self
+                .authorized(self.agent.get(url))
+                .header("Accept", *types)
+                .call(),
+            ("GET", _) => self.authorized(self.agent.get(url)).call(),
+            (_, Payload::Empty | Payload::Accept(_)) => {
                 let builder = if method == "PUT" {
                     self.agent.put(url)
                 } else {
