@@ -44,11 +44,17 @@ let
       customisation
       ;
   };
+  buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };
+  buildImage = import ./build-image.nix { inherit imageFunction; };
 in
 {
-  buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };
+  inherit buildLayeredImage buildImage;
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
-  buildImage = import ./build-image.nix { inherit imageFunction; };
   buildLayer = import ./build-layer.nix;
   pullImage = import ./pull-image.nix { inherit strataDerivation; };
+  # As buildImage and buildLayeredImage, with a Nix database of the image's
+  # store paths (includeNixDB).
+  buildImageWithNixDb = args: buildImage (args // { includeNixDB = true; });
+  buildLayeredImageWithNixDb = args: buildLayeredImage (args // { includeNixDB = true; });
 }
+// import ./helpers.nix { inherit strataDerivation pkgs; }

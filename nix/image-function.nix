@@ -65,9 +65,15 @@
   fakeRootCommands ? "",
   # A Nix database for the image's store paths, for nix inside the image.
   includeNixDB ? false,
+  # dockerTools runs this as root in a VM; strata has no VM. The README's
+  # migration table maps its uses to the arguments above.
+  runAsRoot ? null,
   passthru ? { },
   meta ? { },
 }:
+assert
+  runAsRoot == null
+  || throw "strata: runAsRoot needs a VM, which strata does without; use users, groups, directories, perms, extraCommands or fakeRootCommands instead (README: Migrating from dockerTools)";
 let
   roots = if copyToRoot != null then copyToRoot else contents;
   hasCommands = extraCommands != "" || fakeRootCommands != "" || includeNixDB;

@@ -297,8 +297,20 @@ fn make_nix_db(
     if !status.success() {
         bail!("setting the registration times in {} failed", db.display());
     }
-    // Space Nix keeps in reserve for a full disk: 8 MiB of nothing.
+    // Space Nix keeps in reserve for a full disk (8 MiB of nothing), and
+    // what it made for the build user and this process: none of it belongs
+    // in the image, and the build user's name would make it differ.
     fs::remove_file(root.join("nix/var/nix/db/reserved")).ok();
+    for per_process in [
+        "nix/var/nix/gcroots/per-user",
+        "nix/var/nix/profiles/per-user",
+        "nix/var/nix/temproots",
+    ] {
+        let dir = root.join(per_process);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+    }
     let gcroots = root.join("nix/var/nix/gcroots/docker");
     fs::create_dir_all(&gcroots)?;
     for content in &plan.spec.contents {

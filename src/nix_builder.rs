@@ -52,6 +52,9 @@ pub enum BuilderStep {
     /// Pull an image by digest into an OCI layout (a fixed-output
     /// derivation).
     Pull,
+    /// Write a small tree of text files, symlinks and directories (the
+    /// helpers binSh, usrBinEnv, caCertificates, fakeNss).
+    Tree,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -96,7 +99,51 @@ pub fn run(step: BuilderStep) -> Result<()> {
         BuilderStep::Customise => customise_root(&attrs, &out),
         BuilderStep::Record => customise::record_to_file(&out, true),
         BuilderStep::Pull => pull_image(&attrs, &out),
+        BuilderStep::Tree => write_tree(&attrs, &out),
     }
+}
+
+/// Writes the tree the attributes `files` (path to text), `symlinks` (path
+/// to target) and `directories` (paths) describe; paths are relative.
+fn write_tree(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Tree {
+        #[serde(default)]
+        files: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        symlinks: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        directories: Vec<String>,
+    }
+    let tree: Tree = serde_json::from_value(attrs.get("tree")?.clone())
+        .context("`tree` must hold files, symlinks and directories")?;
+    let place = |relative: &str| -> Result<std::path::PathBuf> {
+        if relative.starts_with('/') || relative.split('/').any(|c| c == "..") {
+            bail!("'{relative}' must be a relative path inside the tree");
+        }
+        let path = out.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        Ok(path)
+    };
+    std::fs::create_dir_all(out)?;
+    let written = (|| -> Result<()> {
+        for directory in &tree.directories {
+            std::fs::create_dir_all(place(directory)?)?;
+        }
+        for (path, text) in &tree.files {
+            std::fs::write(place(path)?, text)?;
+        }
+        for (path, target) in &tree.symlinks {
+            std::os::unix::fs::symlink(target, place(path)?)?;
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(out);
+    }
+    written
 }
 
 /// Pulls `imageName@imageDigest` for `os`/`arch` (the system's unless

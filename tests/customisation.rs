@@ -88,6 +88,15 @@ fn extra_and_fake_root_commands_reach_the_tar() {
          opt is writable\n",
         "chown under fakeroot, chmod in either, and the accounts' home"
     );
+    // Built again, the tree and the recorded owners are the same.
+    let mut check = nix_command(
+        "nix-build",
+        "tests/nix/customisation.nix",
+        "commands.customisation",
+    );
+    check.args(["--no-out-link", "--check"]);
+    run(&mut check);
+
     let failing = customisation_build("failing-commands");
     let stderr = String::from_utf8_lossy(&failing.stderr);
     assert!(!failing.status.success());
@@ -169,4 +178,23 @@ fn include_nix_db_registers_the_closure() {
     );
     check.args(["--no-out-link", "--check"]);
     run(&mut check);
+}
+
+#[test]
+fn helpers_give_a_shell_env_certificates_and_accounts() {
+    let output = customisation_build("helpers");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    podman_load(Path::new(String::from_utf8(output.stdout).unwrap().trim()));
+    assert_eq!(
+        podman_run("helpers:test", &[], &[]),
+        "hello\n\
+         a bundle of certificates\n\
+         a bundle of certificates\n\
+         uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n\
+         /var/empty\n"
+    );
 }

@@ -3,10 +3,22 @@
 let
   fixtures = import ./fixtures.nix { inherit strata; };
   inherit (fixtures) busybox hostShell;
+  # Packages the helpers link to, made of busybox.
+  busyboxAs =
+    name: program:
+    hostShell name ''
+      mkdir -p $out/bin
+      ln -s ${busybox}/bin/busybox $out/bin/${program}
+    '';
   # The commands' tools are the host's here; with nixpkgs they are its.
   hostPkgs = {
     runtimeShell = "/bin/sh";
-    coreutils = "/usr";
+    bashInteractive = busyboxAs "bash" "bash";
+    coreutils = busyboxAs "coreutils" "env";
+    cacert = hostShell "cacert" ''
+      mkdir -p $out/etc/ssl/certs
+      echo "a bundle of certificates" > $out/etc/ssl/certs/ca-bundle.crt
+    '';
     findutils = "/usr";
     gnused = "/usr";
     gnugrep = "/usr";
@@ -107,15 +119,33 @@ in
     }
   );
 
-  # A Nix database of the image's store paths.
-  nix-db = lib.buildLayeredImage {
+  # A Nix database of the image's store paths (includeNixDB).
+  nix-db = lib.buildLayeredImageWithNixDb {
     name = "nix-db";
     tag = "test";
     contents = [
       busybox
       busybox-user
     ];
-    includeNixDB = true;
+  };
+
+  # The helpers, each linked into /.
+  helpers = lib.buildLayeredImage {
+    name = "helpers";
+    tag = "test";
+    contents = with lib; [
+      binSh
+      usrBinEnv
+      caCertificates
+      fakeNss
+    ];
+    config.Cmd = [
+      "/usr/bin/env"
+      "GREETING=hello"
+      "/bin/sh"
+      "-c"
+      "echo $GREETING; ${busybox}/bin/cat /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; ${busybox}/bin/id nobody; ${busybox}/bin/ls -d /var/empty"
+    ];
   };
 
   # Commands that fail stop the build.
