@@ -206,7 +206,13 @@ pub fn plan(args: &ImageArgs) -> Result<ImagePlan> {
     let store_dir = attrs::store_dir();
     let spec = spec_of(args)?;
     let records = closure_of(args, &spec, &store_dir)?;
-    inputs::plan_image(spec, records, &[], &store_dir)
+    inputs::plan_image(
+        spec,
+        records,
+        &[],
+        &store_dir,
+        inputs::Customisation::Planned,
+    )
 }
 
 fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {

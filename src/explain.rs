@@ -83,7 +83,10 @@ fn explain_layer(
     };
     let size_of = |plan: &LayerPlan| layer::layer_size(plan, store_dir, attrs);
     let empty = size_of(&part(Vec::new(), RootTree::default()))?;
-    let root = size_of(&part(Vec::new(), layer.root.clone()))? - empty;
+    let root = size_of(&LayerPlan {
+        root_dir: layer.root_dir.clone(),
+        ..part(Vec::new(), layer.root.clone())
+    })? - empty;
     let mut paths = layer
         .paths
         .iter()
@@ -98,8 +101,24 @@ fn explain_layer(
         reason: layer.reason.clone(),
         size,
         paths,
-        root: layer.root.entries.keys().map(|n| format!("/{n}")).collect(),
+        root: root_entries(layer)?,
     })
+}
+
+/// The names the layer puts at `/`, from its tree or from the root the
+/// commands made.
+fn root_entries(layer: &LayerPlan) -> Result<Vec<String>> {
+    let mut names: Vec<String> = layer.root.entries.keys().map(|n| format!("/{n}")).collect();
+    if let Some(dir) = &layer.root_dir {
+        let root = std::path::Path::new(dir).join(crate::customise::ROOT_DIR);
+        for entry in
+            std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))?
+        {
+            names.push(format!("/{}", entry?.file_name().to_string_lossy()));
+        }
+        names.sort();
+    }
+    Ok(names)
 }
 
 /// The explanation as text for a person.

@@ -15,6 +15,18 @@ use crate::rootfs::{self, Linking, RootEntry};
 use crate::spec::ImageSpec;
 use crate::store_path::StorePath;
 
+/// Where the customisation layer comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Customisation<'a> {
+    /// The planned root tree: contents, accounts, directories.
+    Planned,
+    /// The planned tree, for the commands to run in: `perms` may name what
+    /// they will make, so they are not checked yet.
+    ForCommands,
+    /// The root the commands made (a customisation derivation's output).
+    Made(&'a str),
+}
+
 /// Plans the image of `spec` over the closure `records`. `helpers` are in the
 /// closure only to build the image and go into no layer.
 pub fn plan_image(
@@ -22,6 +34,7 @@ pub fn plan_image(
     records: Vec<PathRecord>,
     helpers: &[StorePath],
     store_dir: &str,
+    customisation: Customisation,
 ) -> Result<ImagePlan> {
     let graph = ClosureGraph::from_records(records, store_dir)?;
     let base = match &spec.from_image {
@@ -69,7 +82,19 @@ pub fn plan_image(
             .insert(&path, RootEntry::File(text), "the accounts file")?;
     }
     let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
-    perms::check_rules_match(&plan, &user_rules)?;
+    if let Customisation::Made(dir) = customisation {
+        let layer = plan
+            .layers
+            .last_mut()
+            .filter(|l| l.paths.is_empty() && l.base.is_none())
+            .context("the image has commands but no customisation layer")?;
+        layer.root = Default::default();
+        layer.root_dir = Some(dir.to_owned());
+        layer.reason = "customisation layer: contents and what the commands made".to_owned();
+    }
+    if customisation != Customisation::ForCommands {
+        perms::check_rules_match(&plan, &user_rules)?;
+    }
     plan.perms = generated.rules;
     plan.perms.extend(user_rules);
     check_on_disk(&plan)?;

@@ -21,7 +21,7 @@ use crate::attrs::{self, NixAttrs};
 use crate::customise;
 use crate::description::ImageDescription;
 use crate::emit;
-use crate::inputs;
+use crate::inputs::{self, Customisation};
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
@@ -265,17 +265,19 @@ fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
         .with_context(|| format!("cannot read the image spec {spec_file}"))?;
     let spec = ImageSpec::from_json(&text).with_context(|| format!("in {spec_file}"))?;
     let helper = StorePath::parse(spec_file, &store_dir).context("the spec file")?;
-    let mut plan = inputs::plan_image(spec, attrs.closure(CLOSURE_KEY)?, &[helper], &store_dir)?;
     // The customisation root the commands made replaces the planned one.
-    if attrs.has("customisation") {
-        let layer = plan
-            .layers
-            .last_mut()
-            .filter(|l| l.paths.is_empty() && l.base.is_none())
-            .context("the image has commands but no customisation layer")?;
-        layer.root = Default::default();
-        layer.root_dir = Some(attrs.string("customisation")?.to_owned());
-        layer.reason = "customisation layer: contents and what the commands made".to_owned();
-    }
-    Ok(plan)
+    let customisation = if attrs.has("customisation") {
+        Customisation::Made(attrs.string("customisation")?)
+    } else if spec.root_commands {
+        Customisation::ForCommands
+    } else {
+        Customisation::Planned
+    };
+    inputs::plan_image(
+        spec,
+        attrs.closure(CLOSURE_KEY)?,
+        &[helper],
+        &store_dir,
+        customisation,
+    )
 }

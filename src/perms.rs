@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::customise::Recorded;
+use crate::customise::{self, Recorded};
 use crate::plan::ImagePlan;
 use crate::rootfs::{RootEntry, RootTree};
 use crate::tar_format::EntryAttrs;
@@ -205,8 +205,20 @@ pub fn check_rules_match(plan: &ImagePlan, rules: &[PermRule]) -> Result<()> {
             break;
         }
         for store_path in &layer.paths {
-            if !visit_disk(store_path.as_path(), &mut visit)? {
+            if !visit_disk(store_path.as_path(), store_path.as_str(), &mut visit)? {
                 break 'layers;
+            }
+        }
+        if let Some(dir) = &layer.root_dir {
+            let root = Path::new(dir).join(customise::ROOT_DIR);
+            for child in std::fs::read_dir(&root)
+                .with_context(|| format!("cannot list {}", root.display()))?
+            {
+                let name = child?.file_name();
+                let image_path = format!("/{}", name.to_string_lossy());
+                if !visit_disk(&root.join(&name), &image_path, &mut visit)? {
+                    break 'layers;
+                }
             }
         }
     }
@@ -235,20 +247,22 @@ fn visit_tree(tree: &RootTree, prefix: &str, visit: &mut impl FnMut(&str) -> boo
     true
 }
 
-/// Calls `visit` on `path` and everything below it until it returns false.
-fn visit_disk(path: &Path, visit: &mut impl FnMut(&str) -> bool) -> Result<bool> {
-    if !visit(&path.to_string_lossy()) {
+/// Calls `visit` on `path` (in the image: `image_path`) and everything
+/// below it until it returns false.
+fn visit_disk(path: &Path, image_path: &str, visit: &mut impl FnMut(&str) -> bool) -> Result<bool> {
+    if !visit(image_path) {
         return Ok(false);
     }
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_dir() {
         let mut children: Vec<_> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
+            .map(|e| e.map(|e| e.file_name()))
             .collect::<Result<_, _>>()?;
         children.sort();
         for child in children {
-            if !visit_disk(&child, visit)? {
+            let child_image_path = format!("{image_path}/{}", child.to_string_lossy());
+            if !visit_disk(&path.join(&child), &child_image_path, visit)? {
                 return Ok(false);
             }
         }

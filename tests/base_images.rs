@@ -205,6 +205,23 @@ fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
 }
 
 #[test]
+fn a_stream_on_a_base_writes_the_stored_archive_byte_for_byte() {
+    let base = &bases().oci_archive;
+    let archive = built_on(base, "on-base");
+    let script = built_on(base, "on-base-stream");
+    let streamed = output_of(&mut Command::new(&script));
+    assert!(
+        streamed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&streamed.stderr)
+    );
+    assert!(
+        streamed.stdout == fs::read(&archive).unwrap(),
+        "the stream differs from the archive"
+    );
+}
+
+#[test]
 fn an_image_on_a_strata_image_keeps_its_store_paths_out_of_new_layers() {
     let base = nix_build("images.plain");
     let image = built_on(Path::new(&base), "on-strata-image");

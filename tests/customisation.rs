@@ -82,11 +82,11 @@ fn extra_and_fake_root_commands_reach_the_tar() {
          4755 1000 50 /srv/index.html\n\
          600 1000 50 /srv/private\n\
          755 1000 0 /opt\n\
-         755 0 0 /var/log\n\
+         700 0 0 /var/log\n\
          755 1000 1000 /home/alice\n\
          made by extraCommands\n\
          opt is writable\n",
-        "chown under fakeroot, chmod in either, and the accounts' home"
+        "chown under fakeroot, chmod in either, perms over both, and the accounts' home"
     );
     // Built again, the tree and the recorded owners are the same.
     let mut check = nix_command(

@@ -30,6 +30,20 @@ in
       Labels."image.label" = "2";
     };
   };
+  # The same as a stream script: the base's layers are copied as it runs.
+  on-base-stream = lib.streamLayeredImage {
+    name = "on-base";
+    tag = "test";
+    fromImage = base;
+    contents = [ greeter ];
+    config = {
+      Env = [
+        "SHARED=image"
+        "OWN=1"
+      ];
+      Labels."image.label" = "2";
+    };
+  };
   # On an image strata built: its store paths are not repeated.
   on-strata-image = lib.buildLayeredImage {
     name = "on-strata-image";

@@ -104,6 +104,13 @@ in
         echo "for root only" > srv/private
         chmod 0600 srv/private
       '';
+      # A rule on what the commands make, over what they left.
+      perms = [
+        {
+          path = "/var/log";
+          mode = "0700";
+        }
+      ];
       fakeRootCommands = ''
         chown -R 1000:50 srv
         chmod 4755 srv/index.html
