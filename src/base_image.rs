@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Digest, HashingWriter};
+use crate::manifest::{Index, Manifest};
 use crate::oci::LayerBlob;
 use crate::spec::ContainerConfig;
 
@@ -26,8 +27,6 @@ const KEPT_ENTRY_SIZE: u64 = 4 << 20;
 const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// A base image as the new image uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,16 +126,10 @@ impl Contents {
 
     /// The blob `digest` of an OCI layout, checked against its digest and
     /// size.
-    fn blob(&self, digest: &str, size: u64) -> Result<(String, &Entry)> {
-        let parsed: Digest = digest.parse().map_err(|e| {
-            anyhow::anyhow!(
-                "the base image {} names the blob '{digest}': {e}",
-                self.image.display()
-            )
-        })?;
-        let name = format!("blobs/sha256/{}", parsed.hex());
+    fn blob(&self, digest: &Digest, size: u64) -> Result<(String, &Entry)> {
+        let name = format!("blobs/sha256/{}", digest.hex());
         let entry = self.entry(&name)?;
-        if entry.digest != parsed || entry.size != size {
+        if entry.digest != *digest || entry.size != size {
             bail!(
                 "the blob {name} of the base image {} does not match its descriptor ({digest}, {size} bytes); the image is damaged",
                 self.image.display()
@@ -308,20 +301,7 @@ fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
         );
     };
     let config_name = normalized_name(&entry.config);
-    let config = contents
-        .entry(&config_name)?
-        .bytes
-        .clone()
-        .context("the base image's config is too large")?;
-    let diff_ids = diff_ids(&config, &contents.image)?;
-    if diff_ids.len() != entry.layers.len() {
-        bail!(
-            "the base image {} lists {} layers but its config has {} diff_ids",
-            contents.image.display(),
-            entry.layers.len(),
-            diff_ids.len()
-        );
-    }
+    let (config, diff_ids) = config_and_diff_ids(contents, &config_name, entry.layers.len())?;
     let mut layers = Vec::new();
     for (name, diff_id) in entry.layers.iter().zip(diff_ids) {
         let name = normalized_name(name);
@@ -357,62 +337,31 @@ fn first_bytes(image: &Path, name: &str, entry: &Entry) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    #[serde(default)]
-    media_type: String,
-    digest: String,
-    size: u64,
-    #[serde(default)]
-    platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-struct Platform {
-    architecture: String,
-    os: String,
-}
-
-#[derive(Deserialize)]
-struct Index {
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct Manifest {
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-}
-
 /// An OCI layout: `index.json`, then a manifest (chosen by platform when
 /// the index holds several), its config and its layers.
 fn oci_layout(contents: &Contents, architecture: &str, os: &str) -> Result<(Vec<u8>, Layers)> {
     let mut index: Index = contents.json("index.json")?;
-    let manifest = loop {
-        let descriptor = pick_manifest(index.manifests, architecture, os, &contents.image)?;
-        let (name, _) = contents.blob(&descriptor.digest, descriptor.size)?;
-        if descriptor.media_type == OCI_INDEX || descriptor.media_type == DOCKER_LIST {
-            index = contents.json(&name)?;
-        } else {
-            break contents.json::<Manifest>(&name)?;
-        }
-    };
+    let manifest: Manifest =
+        loop {
+            let descriptor = match index.manifests.as_slice() {
+            [only] => only,
+            _ => index.for_platform(os, architecture, None).with_context(|| {
+                format!(
+                    "the base image {} has no manifest for {os}/{architecture} (it has: {})",
+                    contents.image.display(),
+                    index.platforms()
+                )
+            })?,
+        };
+            let (name, _) = contents.blob(&descriptor.digest, descriptor.size)?;
+            if descriptor.is_index() {
+                index = contents.json(&name)?;
+            } else {
+                break contents.json(&name)?;
+            }
+        };
     let (config_name, _) = contents.blob(&manifest.config.digest, manifest.config.size)?;
-    let config = contents
-        .entry(&config_name)?
-        .bytes
-        .clone()
-        .context("the base image's config is too large")?;
-    let diff_ids = diff_ids(&config, &contents.image)?;
-    if diff_ids.len() != manifest.layers.len() {
-        bail!(
-            "the base image {} has {} layers but its config has {} diff_ids",
-            contents.image.display(),
-            manifest.layers.len(),
-            diff_ids.len()
-        );
-    }
+    let (config, diff_ids) = config_and_diff_ids(contents, &config_name, manifest.layers.len())?;
     let mut layers = Vec::new();
     for (descriptor, diff_id) in manifest.layers.iter().zip(diff_ids) {
         let (name, entry) = contents.blob(&descriptor.digest, descriptor.size)?;
@@ -430,35 +379,26 @@ fn oci_layout(contents: &Contents, architecture: &str, os: &str) -> Result<(Vec<
     Ok((config, layers))
 }
 
-/// The only manifest, or the one for `architecture`/`os`.
-fn pick_manifest(
-    manifests: Vec<Descriptor>,
-    architecture: &str,
-    os: &str,
-    image: &Path,
-) -> Result<Descriptor> {
-    if manifests.len() == 1 {
-        return Ok(manifests.into_iter().next().expect("one manifest"));
+/// The config file `name` and its diff_ids, which must be one per layer.
+fn config_and_diff_ids(
+    contents: &Contents,
+    name: &str,
+    layer_count: usize,
+) -> Result<(Vec<u8>, Vec<Digest>)> {
+    let config = contents
+        .entry(name)?
+        .bytes
+        .clone()
+        .context("the base image's config is too large")?;
+    let diff_ids = diff_ids(&config, &contents.image)?;
+    if diff_ids.len() != layer_count {
+        bail!(
+            "the base image {} has {layer_count} layers but its config has {} diff_ids",
+            contents.image.display(),
+            diff_ids.len()
+        );
     }
-    let platforms: Vec<String> = manifests
-        .iter()
-        .filter_map(|m| m.platform.as_ref())
-        .map(|p| format!("{}/{}", p.os, p.architecture))
-        .collect();
-    manifests
-        .into_iter()
-        .find(|m| {
-            m.platform
-                .as_ref()
-                .is_some_and(|p| p.architecture == architecture && p.os == os)
-        })
-        .with_context(|| {
-            format!(
-                "the base image {} has no manifest for {os}/{architecture} (it has: {})",
-                image.display(),
-                platforms.join(", ")
-            )
-        })
+    Ok((config, diff_ids))
 }
 
 /// A layer's media type in the new (OCI) manifest.

@@ -20,6 +20,7 @@ pub mod explain;
 pub mod inputs;
 pub mod layer;
 pub mod layering;
+pub mod manifest;
 pub mod nix_builder;
 pub mod nix_store;
 pub mod oci;

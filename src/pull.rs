@@ -8,19 +8,14 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 
 use crate::digest::Digest;
+use crate::manifest::{INDEX_TYPES, Index, Manifest};
 use crate::oci::{OCI_LAYOUT, REF_NAME, canonical_json};
 use crate::output::{self, OutputMode};
 use crate::reference::Destination;
 use crate::registry::Client;
 use crate::registry::auth::{self, Credentials};
-
-const INDEX_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
 
 #[derive(Clone, Debug)]
 pub struct PullOptions {
@@ -34,35 +29,6 @@ pub struct PullOptions {
     pub credentials: Option<String>,
     /// Plain HTTP (always used for a registry on this machine).
     pub insecure: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Descriptor {
-    #[serde(default)]
-    media_type: Option<String>,
-    digest: Digest,
-    #[serde(default)]
-    platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-struct Platform {
-    architecture: String,
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Index {
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct Manifest {
-    config: Descriptor,
-    layers: Vec<Descriptor>,
 }
 
 /// Pulls the image into the new directory `out`; on any error nothing is
@@ -92,9 +58,29 @@ pub fn pull(options: &PullOptions, out: &Path, mode: OutputMode) -> Result<()> {
     if INDEX_TYPES.contains(&media_type.as_str()) {
         let index: Index = serde_json::from_slice(&manifest)
             .with_context(|| format!("the index {digest} is not valid"))?;
-        let chosen = pick_platform(index, options)?;
-        manifest_digest = chosen;
-        (manifest, media_type) = client.get_manifest(&chosen)?;
+        let chosen = index
+            .for_platform(
+                &options.os,
+                &options.architecture,
+                options.variant.as_deref(),
+            )
+            .with_context(|| {
+                format!(
+                    "{} has no image for {}/{} (it has: {})",
+                    options.image,
+                    options.os,
+                    options.architecture,
+                    index.platforms()
+                )
+            })?;
+        if chosen.is_index() {
+            bail!(
+                "{} nests an index in its index, which is not supported",
+                options.image
+            );
+        }
+        manifest_digest = chosen.digest;
+        (manifest, media_type) = client.get_manifest(&manifest_digest)?;
     }
     let parsed: Manifest = serde_json::from_slice(&manifest)
         .with_context(|| format!("the manifest {manifest_digest} is not an image manifest"))?;
@@ -121,47 +107,4 @@ pub fn pull(options: &PullOptions, out: &Path, mode: OutputMode) -> Result<()> {
         Ok(())
     })?;
     Ok(())
-}
-
-/// The manifest of the index for the asked platform.
-fn pick_platform(index: Index, options: &PullOptions) -> Result<Digest> {
-    let available: Vec<String> = index
-        .manifests
-        .iter()
-        .filter_map(|m| m.platform.as_ref())
-        .map(|p| match &p.variant {
-            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-            None => format!("{}/{}", p.os, p.architecture),
-        })
-        .collect();
-    let wanted = |p: &Platform| {
-        p.os == options.os
-            && p.architecture == options.architecture
-            && (options.variant.is_none() || p.variant == options.variant)
-    };
-    match index
-        .manifests
-        .iter()
-        .find(|m| m.platform.as_ref().is_some_and(wanted))
-    {
-        Some(manifest)
-            if !manifest
-                .media_type
-                .as_deref()
-                .is_some_and(|t| INDEX_TYPES.contains(&t)) =>
-        {
-            Ok(manifest.digest)
-        }
-        Some(_) => bail!(
-            "{} nests an index in its index, which is not supported",
-            options.image
-        ),
-        None => bail!(
-            "{} has no image for {}/{} (it has: {})",
-            options.image,
-            options.os,
-            options.architecture,
-            available.join(", ")
-        ),
-    }
 }

@@ -13,21 +13,35 @@ fn customisation_build(attribute: &str) -> std::process::Output {
     output_of(&mut command)
 }
 
-#[test]
-fn accounts_directories_and_perms_reach_the_container() {
-    let output = customisation_build("accounts");
+/// Builds an attribute of the fixtures; returns its store path.
+fn built(attribute: &str) -> String {
+    let output = customisation_build(attribute);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let archive = String::from_utf8(output.stdout).unwrap();
-    podman_load(Path::new(archive.trim()));
-    let app = run(&mut {
-        let mut c = nix_command("nix-build", "tests/nix/customisation.nix", "app");
-        c.arg("--no-out-link");
-        c
-    });
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Builds an image of the fixtures and loads it into podman.
+fn built_and_loaded(attribute: &str) -> String {
+    let archive = built(attribute);
+    podman_load(Path::new(&archive));
+    archive
+}
+
+/// Builds `attribute` again and fails if the result differs.
+fn assert_rebuilds_identically(attribute: &str) {
+    let mut check = nix_command("nix-build", "tests/nix/customisation.nix", attribute);
+    check.args(["--no-out-link", "--check"]);
+    run(&mut check);
+}
+
+#[test]
+fn accounts_directories_and_perms_reach_the_container() {
+    built_and_loaded("accounts");
+    let app = built("app");
     let out = podman_run("accounts:test", &[], &[]);
     let expected = format!(
         "uid=1000(alice) gid=1000(alice) groups=50(staff),1000(alice)\n\
@@ -69,13 +83,7 @@ fn bad_customisations_are_clear_errors() {
 
 #[test]
 fn extra_and_fake_root_commands_reach_the_tar() {
-    let output = customisation_build("commands");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    podman_load(Path::new(String::from_utf8(output.stdout).unwrap().trim()));
+    built_and_loaded("commands");
     assert_eq!(
         podman_run("commands:test", &[], &[]),
         "755 1000 50 /srv\n\
@@ -89,13 +97,7 @@ fn extra_and_fake_root_commands_reach_the_tar() {
         "chown under fakeroot, chmod in either, perms over both, and the accounts' home"
     );
     // Built again, the tree and the recorded owners are the same.
-    let mut check = nix_command(
-        "nix-build",
-        "tests/nix/customisation.nix",
-        "commands.customisation",
-    );
-    check.args(["--no-out-link", "--check"]);
-    run(&mut check);
+    assert_rebuilds_identically("commands.customisation");
 
     let failing = customisation_build("failing-commands");
     let stderr = String::from_utf8_lossy(&failing.stderr);
@@ -124,20 +126,9 @@ fn nix_store_in_container(args: &str) -> String {
 
 #[test]
 fn include_nix_db_registers_the_closure() {
-    let output = customisation_build("nix-db");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let archive = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let archive = built_and_loaded("nix-db");
     let busybox = nix_build("busybox");
-    let user = run(&mut {
-        let mut c = nix_command("nix-build", "tests/nix/customisation.nix", "busybox-user");
-        c.arg("--no-out-link");
-        c
-    });
-    let user = user.trim();
+    let user = built("busybox-user");
 
     // On the host: nix-store on the unpacked root.
     let work = tempfile::tempdir().unwrap();
@@ -161,7 +152,6 @@ fn include_nix_db_registers_the_closure() {
     );
 
     // In the container.
-    podman_load(Path::new(&archive));
     let verified = nix_store_in_container("--verify --check-contents 2>&1 && echo verified");
     assert!(verified.ends_with("verified\n"), "{verified}");
     assert!(!verified.contains("error"), "{verified}");
@@ -171,24 +161,12 @@ fn include_nix_db_registers_the_closure() {
     );
 
     // Built again, the database is the same byte for byte.
-    let mut check = nix_command(
-        "nix-build",
-        "tests/nix/customisation.nix",
-        "nix-db.customisation",
-    );
-    check.args(["--no-out-link", "--check"]);
-    run(&mut check);
+    assert_rebuilds_identically("nix-db.customisation");
 }
 
 #[test]
 fn helpers_give_a_shell_env_certificates_and_accounts() {
-    let output = customisation_build("helpers");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    podman_load(Path::new(String::from_utf8(output.stdout).unwrap().trim()));
+    built_and_loaded("helpers");
     assert_eq!(
         podman_run("helpers:test", &[], &[]),
         "hello\n\

@@ -14,36 +14,25 @@ let
     printf '#!/bin/sh\necho "greetings, SHARED=$SHARED"\n' > $out/bin/greet
     chmod +x $out/bin/greet
   '';
+  onBase = {
+    name = "on-base";
+    tag = "test";
+    fromImage = base;
+    contents = [ greeter ];
+    config = {
+      Env = [
+        "SHARED=image"
+        "OWN=1"
+      ];
+      Labels."image.label" = "2";
+    };
+  };
 in
 {
   # On the base the test gives: the config is merged with the base's.
-  on-base = lib.buildLayeredImage {
-    name = "on-base";
-    tag = "test";
-    fromImage = base;
-    contents = [ greeter ];
-    config = {
-      Env = [
-        "SHARED=image"
-        "OWN=1"
-      ];
-      Labels."image.label" = "2";
-    };
-  };
+  on-base = lib.buildLayeredImage onBase;
   # The same as a stream script: the base's layers are copied as it runs.
-  on-base-stream = lib.streamLayeredImage {
-    name = "on-base";
-    tag = "test";
-    fromImage = base;
-    contents = [ greeter ];
-    config = {
-      Env = [
-        "SHARED=image"
-        "OWN=1"
-      ];
-      Labels."image.label" = "2";
-    };
-  };
+  on-base-stream = lib.streamLayeredImage onBase;
   # On an image strata built: its store paths are not repeated.
   on-strata-image = lib.buildLayeredImage {
     name = "on-strata-image";
