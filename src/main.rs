@@ -20,6 +20,23 @@ struct Cli {
     command: Command,
 }
 
+/// How to reach a registry.
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// Credentials (default: from $REGISTRY_AUTH_FILE,
+    /// $XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json)
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "STRATA_REGISTRY_CREDS",
+        hide_env_values = true
+    )]
+    creds: Option<String>,
+    /// Use plain HTTP (always used for a registry on localhost)
+    #[arg(long)]
+    insecure: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Build an image archive that `docker load` and `podman load` accept
@@ -62,18 +79,8 @@ enum Command {
         /// and tag)
         #[arg(value_name = "DESTINATION")]
         destination: Option<String>,
-        /// Credentials (default: from $REGISTRY_AUTH_FILE,
-        /// $XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json)
-        #[arg(
-            long,
-            value_name = "USER:PASSWORD",
-            env = "STRATA_REGISTRY_CREDS",
-            hide_env_values = true
-        )]
-        creds: Option<String>,
-        /// Use plain HTTP (always used for a registry on localhost)
-        #[arg(long)]
-        insecure: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// Blobs sent at once
         #[arg(long, default_value_t = 4)]
         jobs: usize,
@@ -92,23 +99,15 @@ enum Command {
         /// The platform to pick from a multi-platform index
         #[arg(long, default_value = "linux")]
         os: String,
+        /// The architecture to pick, as OCI names it: amd64, arm64, …
         /// (default: this machine's)
         #[arg(long)]
         arch: Option<String>,
         /// The tag the layout gives the image
         #[arg(long, default_value = "latest")]
         tag: String,
-        /// Credentials (default: as for push)
-        #[arg(
-            long,
-            value_name = "USER:PASSWORD",
-            env = "STRATA_REGISTRY_CREDS",
-            hide_env_values = true
-        )]
-        creds: Option<String>,
-        /// Use plain HTTP (always used for a registry on localhost)
-        #[arg(long)]
-        insecure: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Load the image into Docker through its API socket, without writing an
     /// archive
@@ -176,16 +175,15 @@ fn main() -> ExitCode {
         Command::Push {
             description,
             destination,
-            creds,
-            insecure,
+            registry,
             jobs,
             mount_from,
         } => commands::push(
             description,
             &PushOptions {
                 destination: destination.clone(),
-                credentials: creds.clone(),
-                insecure: *insecure,
+                credentials: registry.creds.clone(),
+                insecure: registry.insecure,
                 jobs: *jobs,
                 mount_from: mount_from.clone(),
             },
@@ -196,8 +194,7 @@ fn main() -> ExitCode {
             os,
             arch,
             tag,
-            creds,
-            insecure,
+            registry,
         } => commands::pull(
             &PullOptions {
                 image: image.strip_prefix("docker://").unwrap_or(image).to_owned(),
@@ -205,8 +202,8 @@ fn main() -> ExitCode {
                 architecture: arch.clone().unwrap_or_default(),
                 variant: None,
                 tag: tag.clone(),
-                credentials: creds.clone(),
-                insecure: *insecure,
+                credentials: registry.creds.clone(),
+                insecure: registry.insecure,
             },
             output,
         ),
