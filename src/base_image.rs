@@ -463,12 +463,22 @@ fn base_config(bytes: &[u8], layers: &Layers, image: &Path) -> Result<BaseConfig
     })
 }
 
+/// What the base's file system has outside the store, as its last layer
+/// to touch each path leaves it (paths without a leading `/`).
+#[derive(Debug, Default)]
+pub struct BaseFilesystem {
+    /// Symlinks, to their targets.
+    pub symlinks: BTreeMap<String, String>,
+    /// Directories, to their mode and owner.
+    pub directories: BTreeMap<String, (u32, u32, u32)>,
+}
+
 impl BaseImage {
-    /// The symlinks of the base's file system outside `store_dir`: path (no
-    /// leading `/`) to target, as the last layer to touch each leaves it.
-    pub fn symlinks(&self, store_dir: &str) -> Result<BTreeMap<String, String>> {
+    /// Reads the symlinks and directories of the base's layers outside
+    /// `store_dir`.
+    pub fn filesystem(&self, store_dir: &str) -> Result<BaseFilesystem> {
         let store_prefix = format!("{}/", store_dir.trim_matches('/'));
-        let mut links = BTreeMap::new();
+        let mut found = BaseFilesystem::default();
         for layer in &self.layers {
             let mut blob = Vec::new();
             layer.copy_to(&mut blob)?;
@@ -500,17 +510,33 @@ impl BaseImage {
                     } else {
                         format!("{dir}/{hidden}")
                     };
-                    links.remove(&hidden);
-                } else if entry.header().entry_type() == tar::EntryType::Symlink {
-                    if let Some(target) = entry.link_name()? {
-                        links.insert(path, target.to_string_lossy().into_owned());
+                    found.symlinks.remove(&hidden);
+                    found.directories.remove(&hidden);
+                    continue;
+                }
+                found.symlinks.remove(&path);
+                found.directories.remove(&path);
+                let header = entry.header();
+                match header.entry_type() {
+                    tar::EntryType::Symlink => {
+                        if let Some(target) = entry.link_name()? {
+                            let target = target.to_string_lossy().into_owned();
+                            found.symlinks.insert(path, target);
+                        }
                     }
-                } else {
-                    links.remove(&path);
+                    tar::EntryType::Directory => {
+                        let owner = (
+                            header.mode()? & 0o7777,
+                            u32::try_from(header.uid()?).unwrap_or(0),
+                            u32::try_from(header.gid()?).unwrap_or(0),
+                        );
+                        found.directories.insert(path, owner);
+                    }
+                    _ => {}
                 }
             }
         }
-        Ok(links)
+        Ok(found)
     }
 }
 

@@ -2,16 +2,17 @@
 //! [`ImagePlan`], with the checks that need the filesystem done up front, so
 //! that a missing path is reported before any byte is written.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use crate::accounts;
-use crate::base_image;
+use crate::base_image::{self, BaseFilesystem};
 use crate::closure::{ClosureGraph, PathRecord};
-use crate::perms;
+use crate::perms::{self, PermRule};
 use crate::plan::{self, ImagePlan};
-use crate::rootfs::{self, Linking, RootEntry};
+use crate::rootfs::{self, Linking, RootEntry, RootTree};
 use crate::spec::ImageSpec;
 use crate::store_path::StorePath;
 
@@ -47,13 +48,13 @@ pub fn plan_image(
     };
     // On a base image, directories are made, not linked, so that they merge
     // with the base's (`/bin/app` beside the base's `/bin/sh`).
-    let base_symlinks = match &base {
-        Some(base) => base.symlinks(store_dir)?,
+    let base_filesystem = match &base {
+        Some(base) => base.filesystem(store_dir)?,
         None => Default::default(),
     };
     let linking = if base.is_some() {
         Linking::Files {
-            base_symlinks: &base_symlinks,
+            base_symlinks: &base_filesystem.symlinks,
         }
     } else {
         Linking::TopLevel
@@ -81,6 +82,8 @@ pub fn plan_image(
             .contents
             .insert(&path, RootEntry::File(text), "the accounts file")?;
     }
+    // Directories the base has keep its mode and owner (a /tmp stays 1777).
+    let base_directory_rules = inherited_directories(&roots.contents, &base_filesystem);
     let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
     if let Customisation::Made(dir) = customisation {
         let layer = plan
@@ -95,10 +98,45 @@ pub fn plan_image(
     if customisation != Customisation::ForCommands {
         perms::check_rules_match(&plan, &user_rules)?;
     }
-    plan.perms = generated.rules;
+    plan.perms = base_directory_rules;
+    plan.perms.extend(generated.rules);
     plan.perms.extend(user_rules);
     check_on_disk(&plan)?;
     Ok(plan)
+}
+
+/// Rules that give the directories of `tree` that the base also has the
+/// base's mode and owner.
+fn inherited_directories(tree: &RootTree, base: &BaseFilesystem) -> Vec<PermRule> {
+    fn walk(
+        entries: &BTreeMap<String, RootEntry>,
+        prefix: &str,
+        base: &BaseFilesystem,
+        rules: &mut Vec<PermRule>,
+    ) {
+        for (name, entry) in entries {
+            let RootEntry::Directory(children) = entry else {
+                continue;
+            };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if let Some(&(mode, uid, gid)) = base.directories.get(&path) {
+                rules.push(PermRule {
+                    mode: Some(format!("{mode:04o}")),
+                    uid: Some(uid),
+                    gid: Some(gid),
+                    ..PermRule::exact(&format!("/{path}"))
+                });
+            }
+            walk(children, &path, base, rules);
+        }
+    }
+    let mut rules = Vec::new();
+    walk(&tree.entries, "", base, &mut rules);
+    rules
 }
 
 /// Every store path the spec names: `contents`, `storePaths`, and the

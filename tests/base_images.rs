@@ -6,6 +6,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,6 +39,8 @@ fn bases() -> &'static Bases {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
         }
         fs::write(root.join("etc/base-release"), "from the base\n").unwrap();
+        fs::create_dir(root.join("tmp")).unwrap();
+        fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
         let rootfs = dir.path().join("rootfs.tar");
         run(Command::new("tar")
             .arg("-C")
@@ -192,12 +195,12 @@ fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
             &[
                 "sh",
                 "-c",
-                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet",
+                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet; stat -c '%a %n' /bin /tmp",
             ],
         );
         assert_eq!(
             out,
-            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n",
+            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n755 /bin\n1777 /tmp\n",
             "on {}",
             base.display()
         );

@@ -8,11 +8,13 @@ let
   fixtures = import ./fixtures.nix { inherit strata; };
   inherit (fixtures) lib hostShell;
 
-  # A script that needs the base image's shell.
+  # A script that needs the base image's shell, and a file for its /tmp.
   greeter = hostShell "greeter" ''
     mkdir -p $out/bin
     printf '#!/bin/sh\necho "greetings, SHARED=$SHARED"\n' > $out/bin/greet
     chmod +x $out/bin/greet
+    mkdir -p $out/tmp
+    echo "a file in the base's /tmp" > $out/tmp/greeter
   '';
   onBase = {
     name = "on-base";
