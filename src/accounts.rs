@@ -6,7 +6,7 @@
 //! accounts (passwords locked). A user whose `gid` no group declares gets a
 //! group of its own name. Home directories belong to their user, mode 0755.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -56,13 +56,19 @@ pub struct Generated {
 const DEFAULT_SHELL: &str = "/bin/sh";
 
 /// The accounts' files and homes, the directories, and the user's `perms`
-/// with user and group names resolved to ids.
+/// with user and group names resolved to ids. `base_files` are a base
+/// image's account files (`etc/passwd`, …): its accounts are kept, ahead of
+/// the declared ones, and its names resolve in `perms`.
 pub fn generate(
     users: &BTreeMap<String, User>,
     groups: &BTreeMap<String, Group>,
     directories: &[DirectorySpec],
     user_perms: &[PermRule],
+    base_files: &BTreeMap<String, String>,
 ) -> Result<(Generated, Vec<PermRule>)> {
+    let base_file = |name: &str| base_files.get(name).map(String::as_str).unwrap_or("");
+    let base_users = ids_of(base_file("etc/passwd"));
+    let base_groups = ids_of(base_file("etc/group"));
     let mut generated = Generated::default();
     let mut all_users = BTreeMap::from([(
         "root".to_owned(),
@@ -131,9 +137,15 @@ pub fn generate(
                 .map_or(String::new(), |m| m.join(","));
             group_file.push_str(&format!("{name}:x:{}:{list}\n", group.gid));
         }
-        generated.files.insert("/etc/passwd".to_owned(), passwd);
-        generated.files.insert("/etc/group".to_owned(), group_file);
-        generated.files.insert("/etc/shadow".to_owned(), shadow);
+        for (file, text) in [
+            ("etc/passwd", passwd),
+            ("etc/group", group_file),
+            ("etc/shadow", shadow),
+        ] {
+            generated
+                .files
+                .insert(format!("/{file}"), merge_lines(base_file(file), &text));
+        }
         generated.rules.push(PermRule {
             mode: Some("0640".to_owned()),
             ..PermRule::exact("/etc/shadow")
@@ -143,22 +155,30 @@ pub fn generate(
     let resolve = |rule: &PermRule| -> Result<PermRule> {
         let mut rule = rule.clone();
         if let (None, Some(name)) = (rule.uid, &rule.uname) {
-            let user = all_users.get(name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{} names the user '{name}', which `users` does not declare; declare it or give uid",
-                    where_of(&rule)
-                )
-            })?;
-            rule.uid = Some(user.uid);
+            let uid = all_users
+                .get(name)
+                .map(|u| u.uid)
+                .or_else(|| base_users.get(name).copied())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} names the user '{name}', which neither `users` nor the base image has; declare it or give uid",
+                        where_of(&rule)
+                    )
+                })?;
+            rule.uid = Some(uid);
         }
         if let (None, Some(name)) = (rule.gid, &rule.gname) {
-            let group = all_groups.get(name).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{} names the group '{name}', which `groups` does not declare; declare it or give gid",
-                    where_of(&rule)
-                )
-            })?;
-            rule.gid = Some(group.gid);
+            let gid = all_groups
+                .get(name)
+                .map(|g| g.gid)
+                .or_else(|| base_groups.get(name).copied())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} names the group '{name}', which neither `groups` nor the base image has; declare it or give gid",
+                        where_of(&rule)
+                    )
+                })?;
+            rule.gid = Some(gid);
         }
         if let (Some(uid), None) = (rule.uid, &rule.uname) {
             rule.uname = all_users
@@ -194,6 +214,42 @@ pub fn generate(
     }
     let user_rules = user_perms.iter().map(resolve).collect::<Result<Vec<_>>>()?;
     Ok((generated, user_rules))
+}
+
+/// Name to id (the third field) of the lines of an account file.
+fn ids_of(text: &str) -> BTreeMap<String, u32> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id = fields.nth(1)?.parse().ok()?;
+            Some((name.to_owned(), id))
+        })
+        .collect()
+}
+
+/// The base's lines of an account file, less those of accounts `ours`
+/// redefines (root stays the base's), then the rest of `ours`.
+fn merge_lines(base: &str, ours: &str) -> String {
+    let name = |line: &str| line.split(':').next().unwrap_or("").to_owned();
+    let base_names: BTreeSet<String> = base.lines().map(name).collect();
+    let our_names: BTreeSet<String> = ours.lines().map(name).collect();
+    let mut merged = String::new();
+    for line in base.lines().filter(|l| {
+        let n = name(l);
+        n == "root" || !our_names.contains(&n)
+    }) {
+        merged.push_str(line);
+        merged.push('\n');
+    }
+    for line in ours
+        .lines()
+        .filter(|l| name(l) != "root" || !base_names.contains("root"))
+    {
+        merged.push_str(line);
+        merged.push('\n');
+    }
+    merged
 }
 
 fn where_of(rule: &PermRule) -> String {
@@ -271,7 +327,7 @@ mod tests {
     #[test]
     fn users_make_passwd_group_shadow_and_homes() {
         let groups = BTreeMap::from([("wheel".to_owned(), Group { gid: 10 })]);
-        let (generated, _) = generate(&alice(), &groups, &[], &[]).unwrap();
+        let (generated, _) = generate(&alice(), &groups, &[], &[], &BTreeMap::new()).unwrap();
         assert_eq!(
             generated.files["/etc/passwd"],
             "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
@@ -288,14 +344,56 @@ mod tests {
     }
 
     #[test]
+    fn a_base_images_accounts_are_kept_and_its_names_resolve() {
+        let base_files = BTreeMap::from([
+            (
+                "etc/passwd".to_owned(),
+                "root:x:0:0:base root:/root:/bin/ash\nwww:x:33:33::/var/www:/bin/false\n"
+                    .to_owned(),
+            ),
+            ("etc/group".to_owned(), "root:x:0:\nwww:x:33:\n".to_owned()),
+        ]);
+        let rule = PermRule {
+            path: Some("/srv".to_owned()),
+            uname: Some("www".to_owned()),
+            gname: Some("www".to_owned()),
+            ..PermRule::default()
+        };
+        let (generated, rules) = generate(
+            &alice(),
+            &groups_wheel(),
+            &[],
+            std::slice::from_ref(&rule),
+            &base_files,
+        )
+        .unwrap();
+        assert_eq!(
+            generated.files["/etc/passwd"],
+            "root:x:0:0:base root:/root:/bin/ash\nwww:x:33:33::/var/www:/bin/false\n\
+             alice:x:1000:1000::/home/alice:/bin/sh\n",
+            "the base's root stays, the declared users follow"
+        );
+        assert!(
+            generated.files["/etc/group"].starts_with("root:x:0:\nwww:x:33:\nwheel:x:10:alice\n")
+        );
+        assert_eq!((rules[0].uid, rules[0].gid), (Some(33), Some(33)));
+    }
+
+    #[test]
     fn names_in_perms_resolve_to_ids_and_unknown_ones_are_errors() {
         let rule = PermRule {
             path: Some("/data".to_owned()),
             uname: Some("alice".to_owned()),
             ..PermRule::default()
         };
-        let (_, rules) =
-            generate(&alice(), &groups_wheel(), &[], std::slice::from_ref(&rule)).unwrap();
+        let (_, rules) = generate(
+            &alice(),
+            &groups_wheel(),
+            &[],
+            std::slice::from_ref(&rule),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(rules[0].uid, Some(1000));
         let bob = PermRule {
             uname: Some("bob".to_owned()),
@@ -303,7 +401,7 @@ mod tests {
         };
         let err = format!(
             "{:#}",
-            generate(&alice(), &groups_wheel(), &[], &[bob]).unwrap_err()
+            generate(&alice(), &groups_wheel(), &[], &[bob], &BTreeMap::new()).unwrap_err()
         );
         assert!(
             err.contains("the user 'bob'") && err.contains("/data"),
@@ -321,7 +419,7 @@ mod tests {
         users.get_mut("alice").unwrap().groups = vec!["nope".to_owned()];
         let err = format!(
             "{:#}",
-            generate(&users, &BTreeMap::new(), &[], &[]).unwrap_err()
+            generate(&users, &BTreeMap::new(), &[], &[], &BTreeMap::new()).unwrap_err()
         );
         assert!(err.contains("'nope'"), "{err}");
         let mut users = alice();
@@ -334,7 +432,7 @@ mod tests {
         );
         let err = format!(
             "{:#}",
-            generate(&users, &groups_wheel(), &[], &[]).unwrap_err()
+            generate(&users, &groups_wheel(), &[], &[], &BTreeMap::new()).unwrap_err()
         );
         assert!(err.contains("both have uid 1000"), "{err}");
     }

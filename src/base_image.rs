@@ -471,7 +471,13 @@ pub struct BaseFilesystem {
     pub symlinks: BTreeMap<String, String>,
     /// Directories, to their mode and owner.
     pub directories: BTreeMap<String, (u32, u32, u32)>,
+    /// The account files (`etc/passwd`, `etc/group`, `etc/shadow`), to
+    /// their text.
+    pub account_files: BTreeMap<String, String>,
 }
+
+/// The files that hold accounts, which `users` and `groups` add to.
+pub const ACCOUNT_FILES: [&str; 3] = ["etc/passwd", "etc/group", "etc/shadow"];
 
 impl BaseImage {
     /// Reads the symlinks and directories of the base's layers outside
@@ -497,7 +503,7 @@ impl BaseImage {
                 .entries()
                 .with_context(|| format!("layer {} of the base image is not a tar", layer.entry))?
             {
-                let entry = entry?;
+                let mut entry = entry?;
                 let path = entry.path()?.to_string_lossy().into_owned();
                 let path = normalized_name(&path).trim_end_matches('/').to_owned();
                 if path.starts_with(&store_prefix) {
@@ -512,10 +518,12 @@ impl BaseImage {
                     };
                     found.symlinks.remove(&hidden);
                     found.directories.remove(&hidden);
+                    found.account_files.remove(&hidden);
                     continue;
                 }
                 found.symlinks.remove(&path);
                 found.directories.remove(&path);
+                found.account_files.remove(&path);
                 let header = entry.header();
                 match header.entry_type() {
                     tar::EntryType::Symlink => {
@@ -523,6 +531,13 @@ impl BaseImage {
                             let target = target.to_string_lossy().into_owned();
                             found.symlinks.insert(path, target);
                         }
+                    }
+                    tar::EntryType::Regular if ACCOUNT_FILES.contains(&path.as_str()) => {
+                        let mut text = String::new();
+                        entry
+                            .read_to_string(&mut text)
+                            .with_context(|| format!("/{path} of the base image is not text"))?;
+                        found.account_files.insert(path, text);
                     }
                     tar::EntryType::Directory => {
                         let owner = (

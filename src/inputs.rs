@@ -68,8 +68,13 @@ pub fn plan_image(
         let copy = parse_store_paths(&layer.copy_to_root, store_dir, "layers.copyToRoot")?;
         roots.explicit.push(rootfs::merge_contents(&copy, linking)?);
     }
-    let (generated, user_rules) =
-        accounts::generate(&spec.users, &spec.groups, &spec.directories, &spec.perms)?;
+    let (generated, user_rules) = accounts::generate(
+        &spec.users,
+        &spec.groups,
+        &spec.directories,
+        &spec.perms,
+        &base_filesystem.account_files,
+    )?;
     for directory in &generated.directories {
         roots.contents.insert(
             directory,

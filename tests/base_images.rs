@@ -39,6 +39,12 @@ fn bases() -> &'static Bases {
             std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
         }
         fs::write(root.join("etc/base-release"), "from the base\n").unwrap();
+        fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n",
+        )
+        .unwrap();
+        fs::write(root.join("etc/group"), "root:x:0:\nwww:x:33:\n").unwrap();
         fs::create_dir(root.join("tmp")).unwrap();
         fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
         let rootfs = dir.path().join("rootfs.tar");
@@ -195,12 +201,14 @@ fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
             &[
                 "sh",
                 "-c",
-                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet; stat -c '%a %n' /bin /tmp",
+                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet; stat -c '%a %n' /bin /tmp; cat /etc/passwd; stat -c %U /tmp/greeter",
             ],
         );
         assert_eq!(
             out,
-            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n755 /bin\n1777 /tmp\n",
+            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n755 /bin\n1777 /tmp\n\
+             root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n\
+             alice:x:1000:1000::/home/alice:/bin/sh\nwww\n",
             "on {}",
             base.display()
         );

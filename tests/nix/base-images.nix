@@ -21,6 +21,14 @@ let
     tag = "test";
     fromImage = base;
     contents = [ greeter ];
+    # Added to the base's accounts; the base's names resolve.
+    users.alice.uid = 1000;
+    perms = [
+      {
+        path = "/tmp/greeter";
+        uname = "www";
+      }
+    ];
     config = {
       Env = [
         "SHARED=image"
