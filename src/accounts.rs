@@ -67,6 +67,13 @@ pub fn generate(
     base_files: &BTreeMap<String, String>,
 ) -> Result<(Generated, Vec<PermRule>)> {
     let base_file = |name: &str| base_files.get(name).map(String::as_str).unwrap_or("");
+    let declared_by = |argument: &str| {
+        if base_files.is_empty() {
+            format!("`{argument}` does")
+        } else {
+            format!("neither `{argument}` nor the base image does")
+        }
+    };
     let base_users = ids_of(base_file("etc/passwd"));
     let base_groups = ids_of(base_file("etc/group"));
     let mut generated = Generated::default();
@@ -161,8 +168,9 @@ pub fn generate(
                 .or_else(|| base_users.get(name).copied())
                 .ok_or_else(|| {
                     anyhow::anyhow!(
-                        "{} names the user '{name}', which neither `users` nor the base image has; declare it or give uid",
-                        where_of(&rule)
+                        "{} names the user '{name}', which {} not declare; declare it or give uid",
+                        where_of(&rule),
+                        declared_by("users")
                     )
                 })?;
             rule.uid = Some(uid);
@@ -174,8 +182,9 @@ pub fn generate(
                 .or_else(|| base_groups.get(name).copied())
                 .ok_or_else(|| {
                     anyhow::anyhow!(
-                        "{} names the group '{name}', which neither `groups` nor the base image has; declare it or give gid",
-                        where_of(&rule)
+                        "{} names the group '{name}', which {} not declare; declare it or give gid",
+                        where_of(&rule),
+                        declared_by("groups")
                     )
                 })?;
             rule.gid = Some(gid);
