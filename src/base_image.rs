@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -486,73 +486,88 @@ impl BaseImage {
         let store_prefix = format!("{}/", store_dir.trim_matches('/'));
         let mut found = BaseFilesystem::default();
         for layer in &self.layers {
-            let mut blob = Vec::new();
-            layer.copy_to(&mut blob)?;
-            let mut magic = [0u8; 4];
-            magic
-                .iter_mut()
-                .zip(&blob)
-                .for_each(|(slot, byte)| *slot = *byte);
-            let reader: Box<dyn Read> = match Compression::of(&magic) {
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&blob[..])),
-                Compression::Zstd => Box::new(zstd::Decoder::new(&blob[..])?),
-                Compression::None => Box::new(&blob[..]),
-            };
-            let mut archive = tar::Archive::new(reader);
-            for entry in archive
-                .entries()
-                .with_context(|| format!("layer {} of the base image is not a tar", layer.entry))?
-            {
-                let mut entry = entry?;
-                let path = entry.path()?.to_string_lossy().into_owned();
-                let path = normalized_name(&path).trim_end_matches('/').to_owned();
-                if path.starts_with(&store_prefix) {
-                    continue;
-                }
-                let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
-                if let Some(hidden) = name.strip_prefix(".wh.") {
-                    let hidden = if dir.is_empty() {
-                        hidden.to_owned()
-                    } else {
-                        format!("{dir}/{hidden}")
-                    };
-                    found.symlinks.remove(&hidden);
-                    found.directories.remove(&hidden);
-                    found.account_files.remove(&hidden);
-                    continue;
-                }
-                found.symlinks.remove(&path);
-                found.directories.remove(&path);
-                found.account_files.remove(&path);
-                let header = entry.header();
-                match header.entry_type() {
-                    tar::EntryType::Symlink => {
-                        if let Some(target) = entry.link_name()? {
-                            let target = target.to_string_lossy().into_owned();
-                            found.symlinks.insert(path, target);
-                        }
-                    }
-                    tar::EntryType::Regular if ACCOUNT_FILES.contains(&path.as_str()) => {
-                        let mut text = String::new();
-                        entry
-                            .read_to_string(&mut text)
-                            .with_context(|| format!("/{path} of the base image is not text"))?;
-                        found.account_files.insert(path, text);
-                    }
-                    tar::EntryType::Directory => {
-                        let owner = (
-                            header.mode()? & 0o7777,
-                            u32::try_from(header.uid()?).unwrap_or(0),
-                            u32::try_from(header.gid()?).unwrap_or(0),
-                        );
-                        found.directories.insert(path, owner);
-                    }
-                    _ => {}
-                }
-            }
+            // The blob streams through a pipe: a layer is never all in memory.
+            let (reader, mut writer) = io::pipe()?;
+            let copied = layer.clone();
+            let copier = std::thread::spawn(move || copied.copy_to(&mut writer));
+            let scanned = scan_layer(reader, layer, &store_prefix, &mut found);
+            let copy = copier.join().expect("the copying thread does not panic");
+            scanned?;
+            copy?;
         }
         Ok(found)
     }
+}
+
+/// Adds what one layer's tar (compressed or not, from `raw`) does to the
+/// file system outside the store to `found`.
+fn scan_layer(
+    raw: io::PipeReader,
+    layer: &BaseLayer,
+    store_prefix: &str,
+    found: &mut BaseFilesystem,
+) -> Result<()> {
+    let mut raw = BufReader::new(raw);
+    let decoded: Box<dyn Read> = match Compression::of(raw.fill_buf()?) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(raw)?),
+        Compression::None => Box::new(raw),
+    };
+    let mut archive = tar::Archive::new(decoded);
+    for entry in archive
+        .entries()
+        .with_context(|| format!("layer {} of the base image is not a tar", layer.entry))?
+    {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let path = normalized_name(&path).trim_end_matches('/').to_owned();
+        if path.starts_with(store_prefix) {
+            continue;
+        }
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let hidden = if dir.is_empty() {
+                hidden.to_owned()
+            } else {
+                format!("{dir}/{hidden}")
+            };
+            found.symlinks.remove(&hidden);
+            found.directories.remove(&hidden);
+            found.account_files.remove(&hidden);
+            continue;
+        }
+        found.symlinks.remove(&path);
+        found.directories.remove(&path);
+        found.account_files.remove(&path);
+        let header = entry.header();
+        match header.entry_type() {
+            tar::EntryType::Symlink => {
+                if let Some(target) = entry.link_name()? {
+                    let target = target.to_string_lossy().into_owned();
+                    found.symlinks.insert(path, target);
+                }
+            }
+            tar::EntryType::Regular if ACCOUNT_FILES.contains(&path.as_str()) => {
+                let mut text = String::new();
+                entry
+                    .read_to_string(&mut text)
+                    .with_context(|| format!("/{path} of the base image is not text"))?;
+                found.account_files.insert(path, text);
+            }
+            tar::EntryType::Directory => {
+                let owner = (
+                    header.mode()? & 0o7777,
+                    u32::try_from(header.uid()?).unwrap_or(0),
+                    u32::try_from(header.gid()?).unwrap_or(0),
+                );
+                found.directories.insert(path, owner);
+            }
+            _ => {}
+        }
+    }
+    // What the tar leaves unread (its end blocks), so the copy finishes.
+    io::copy(&mut archive.into_inner(), &mut io::sink())?;
+    Ok(())
 }
 
 impl BaseLayer {

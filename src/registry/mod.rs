@@ -176,6 +176,14 @@ impl Client {
                 .with_config()
                 .limit(16 << 20)
                 .read_to_vec()?;
+            // A registry that names no type: the document's own `mediaType`.
+            let media_type = match media_type.split(';').next().map(str::trim) {
+                Some(named) if !named.is_empty() => named.to_owned(),
+                _ => serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            };
             if Digest::of(&bytes) != *digest {
                 return Ok(Err(anyhow::anyhow!(
                     "the registry sent a manifest that does not match {digest}"
