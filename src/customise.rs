@@ -84,7 +84,7 @@ pub fn build(
         run_shell(
             commands,
             &root,
-            Some((fakeroot, &["-s"], &state)),
+            Some((fakeroot, &state)),
             commands.fake_root,
             "fakeRootCommands",
         )?;
@@ -191,18 +191,20 @@ fn make_tree(tree: &RootTree, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `script` with the shell in `root`, under fakeroot when given.
+/// Runs `script` with the shell in `root`, under fakeroot (the program,
+/// and the file its session is saved to) when given.
 fn run_shell(
     commands: &Commands,
     root: &Path,
-    fakeroot: Option<(&str, &[&str], &Path)>,
+    fakeroot: Option<(&str, &Path)>,
     script: &str,
     what: &str,
 ) -> Result<()> {
     let mut command = match fakeroot {
-        Some((program, flags, state)) => {
+        // `-s`: the session's owners and modes are saved for the recording.
+        Some((program, state)) => {
             let mut c = Command::new(program);
-            c.args(flags).arg(state).arg("--").arg(commands.shell);
+            c.arg("-s").arg(state).arg("--").arg(commands.shell);
             c
         }
         None => Command::new(commands.shell),
