@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::accounts;
 use crate::base_image::{self, BaseFilesystem};
 use crate::closure::{ClosureGraph, PathRecord};
+use crate::customise;
 use crate::perms::{self, PermRule};
 use crate::plan::{self, ImagePlan};
 use crate::rootfs::{self, Linking, RootEntry, RootTree};
@@ -88,7 +89,11 @@ pub fn plan_image(
             .insert(&path, RootEntry::File(text), "the accounts file")?;
     }
     // Directories the base has keep its mode and owner (a /tmp stays 1777).
-    let base_directory_rules = inherited_directories(&roots.contents, &base_filesystem);
+    let made = match customisation {
+        Customisation::Made(dir) => Some(dir),
+        _ => None,
+    };
+    let base_directory_rules = inherited_directories(&roots.contents, made, &base_filesystem)?;
     let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
     if let Customisation::Made(dir) = customisation {
         let layer = plan
@@ -110,38 +115,70 @@ pub fn plan_image(
     Ok(plan)
 }
 
-/// Rules that give the directories of `tree` that the base also has the
-/// base's mode and owner.
-fn inherited_directories(tree: &RootTree, base: &BaseFilesystem) -> Vec<PermRule> {
-    fn walk(
-        entries: &BTreeMap<String, RootEntry>,
-        prefix: &str,
-        base: &BaseFilesystem,
-        rules: &mut Vec<PermRule>,
-    ) {
-        for (name, entry) in entries {
-            let RootEntry::Directory(children) = entry else {
-                continue;
-            };
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            if let Some(&(mode, uid, gid)) = base.directories.get(&path) {
-                rules.push(PermRule {
-                    mode: Some(format!("{mode:04o}")),
-                    uid: Some(uid),
-                    gid: Some(gid),
-                    ..PermRule::exact(&format!("/{path}"))
-                });
-            }
-            walk(children, &path, base, rules);
+/// Rules that give the directories of the customisation layer that the
+/// base also has the base's mode and owner. The layer is `tree`, or the
+/// root the commands made in `made`.
+fn inherited_directories(
+    tree: &RootTree,
+    made: Option<&str>,
+    base: &BaseFilesystem,
+) -> Result<Vec<PermRule>> {
+    let mut directories = Vec::new();
+    match made {
+        Some(dir) => directories_on_disk(
+            &Path::new(dir).join(customise::ROOT_DIR),
+            "",
+            &mut directories,
+        )?,
+        None => directories_in_tree(&tree.entries, "", &mut directories),
+    }
+    Ok(directories
+        .into_iter()
+        .filter_map(|path| {
+            let &(mode, uid, gid) = base.directories.get(&path)?;
+            Some(PermRule {
+                mode: Some(format!("{mode:04o}")),
+                uid: Some(uid),
+                gid: Some(gid),
+                ..PermRule::exact(&format!("/{path}"))
+            })
+        })
+        .collect())
+}
+
+/// `prefix/name` without a leading `/`.
+fn joined(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+fn directories_in_tree(
+    entries: &BTreeMap<String, RootEntry>,
+    prefix: &str,
+    found: &mut Vec<String>,
+) {
+    for (name, entry) in entries {
+        if let RootEntry::Directory(children) = entry {
+            let path = joined(prefix, name);
+            directories_in_tree(children, &path, found);
+            found.push(path);
         }
     }
-    let mut rules = Vec::new();
-    walk(&tree.entries, "", base, &mut rules);
-    rules
+}
+
+fn directories_on_disk(dir: &Path, prefix: &str, found: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            let path = joined(prefix, &entry.file_name().to_string_lossy());
+            directories_on_disk(&entry.path(), &path, found)?;
+            found.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Every store path the spec names: `contents`, `storePaths`, and the

@@ -216,6 +216,16 @@ fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
 }
 
 #[test]
+fn directories_commands_make_in_the_base_keep_its_modes() {
+    let image = built_on(&bases().docker_archive, "commands-on-base");
+    podman_load(Path::new(&image));
+    assert_eq!(
+        podman_run("commands-on-base:test", &[], &[]),
+        "1777 /tmp\n755 /tmp/made\n755 /etc\n"
+    );
+}
+
+#[test]
 fn a_stream_on_a_base_writes_the_stored_archive_byte_for_byte() {
     let base = &bases().oci_archive;
     let archive = built_on(base, "on-base");

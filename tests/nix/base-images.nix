@@ -43,6 +43,19 @@ in
   on-base = lib.buildLayeredImage onBase;
   # The same as a stream script: the base's layers are copied as it runs.
   on-base-stream = lib.streamLayeredImage onBase;
+  # Commands on the base: what they make in the base's directories leaves
+  # those directories as the base has them.
+  commands-on-base = fixtures.libWithTools.buildLayeredImage {
+    name = "commands-on-base";
+    tag = "test";
+    fromImage = base;
+    extraCommands = "mkdir -p tmp/made etc";
+    config.Cmd = [
+      "/bin/sh"
+      "-c"
+      "stat -c '%a %n' /tmp /tmp/made /etc"
+    ];
+  };
   # On an image strata built: its store paths are not repeated.
   on-strata-image = lib.buildLayeredImage {
     name = "on-strata-image";

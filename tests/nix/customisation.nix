@@ -3,34 +3,8 @@
 let
   fixtures = import ./fixtures.nix { inherit strata; };
   inherit (fixtures) busybox hostShell;
-  # Packages the helpers link to, made of busybox.
-  busyboxAs =
-    name: program:
-    hostShell name ''
-      mkdir -p $out/bin
-      ln -s ${busybox}/bin/busybox $out/bin/${program}
-    '';
-  # The commands' tools are the host's here; with nixpkgs they are its.
-  hostPkgs = {
-    runtimeShell = "/bin/sh";
-    bashInteractive = busyboxAs "bash" "bash";
-    coreutils = busyboxAs "coreutils" "env";
-    cacert = hostShell "cacert" ''
-      mkdir -p $out/etc/ssl/certs
-      echo "a bundle of certificates" > $out/etc/ssl/certs/ca-bundle.crt
-    '';
-    findutils = "/usr";
-    gnused = "/usr";
-    gnugrep = "/usr";
-    getopt = "/usr";
-    fakeroot = "/usr";
-    nix = "/usr";
-    sqlite = "/usr";
-  };
-  lib = import ../../nix {
-    inherit strata;
-    pkgs = hostPkgs;
-  };
+  # The library with the host's tools for the commands.
+  lib = fixtures.libWithTools;
 
   app = hostShell "owned-app" ''
     mkdir -p $out/bin $out/share

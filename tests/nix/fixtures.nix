@@ -43,6 +43,35 @@ let
     echo "same bytes as a file elsewhere" > $out/share/duplicate-2
   '';
 
+  # Packages the helpers link to, made of busybox.
+  busyboxAs =
+    name: program:
+    hostShell name ''
+      mkdir -p $out/bin
+      ln -s ${busybox}/bin/busybox $out/bin/${program}
+    '';
+  # The commands' tools are the host's here; with nixpkgs they are its.
+  hostPkgs = {
+    runtimeShell = "/bin/sh";
+    bashInteractive = busyboxAs "bash" "bash";
+    coreutils = busyboxAs "coreutils" "env";
+    cacert = hostShell "cacert" ''
+      mkdir -p $out/etc/ssl/certs
+      echo "a bundle of certificates" > $out/etc/ssl/certs/ca-bundle.crt
+    '';
+    findutils = "/usr";
+    gnused = "/usr";
+    gnugrep = "/usr";
+    getopt = "/usr";
+    fakeroot = "/usr";
+    nix = "/usr";
+    sqlite = "/usr";
+  };
+  libWithTools = import ../../nix {
+    inherit strata;
+    pkgs = hostPkgs;
+  };
+
   sharedBase = lib.buildLayer { deps = [ busybox ]; };
   etc-files = hostShell "etc-files" ''
     mkdir -p $out/etc
@@ -97,6 +126,7 @@ in
     linked
     etc-files
     lib
+    libWithTools
     hostShell
     ;
   # Images for the push tests, as stream scripts: nothing in the store is
