@@ -613,3 +613,148 @@ fn copy_limited(reader: impl Read, out: &mut impl Write, limit: Option<u64>) -> 
         None => io::copy(&mut { reader }, out),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// An empty layer: the two end blocks of a tar.
+    fn empty_layer() -> Vec<u8> {
+        vec![0; 1024]
+    }
+
+    fn config(architecture: &str, diff_ids: &[Digest]) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": architecture,
+            "os": "linux",
+            "config": { "Env": ["A=1"], "Hostname": "dropped" },
+            "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        }))
+        .unwrap()
+    }
+
+    /// Writes `files` (name, bytes) as a tar at `path`.
+    fn archive(path: &Path, files: &[(String, Vec<u8>)]) {
+        let mut builder = tar::Builder::new(File::create(path).unwrap());
+        for (name, bytes) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, &bytes[..]).unwrap();
+        }
+        builder.finish().unwrap();
+    }
+
+    /// A docker-archive of one image with one empty layer, whose manifest
+    /// lists `images` entries.
+    fn docker_archive(dir: &Path, images: usize, diff_id: Digest) -> PathBuf {
+        let layer = empty_layer();
+        let config = config("amd64", &[diff_id]);
+        let entry = serde_json::json!({
+            "Config": "config.json",
+            "RepoTags": ["base:1"],
+            "Layers": ["layer.tar"],
+        });
+        let manifest = serde_json::to_vec(&vec![entry; images]).unwrap();
+        let path = dir.join("docker.tar");
+        archive(
+            &path,
+            &[
+                ("manifest.json".to_owned(), manifest),
+                ("config.json".to_owned(), config),
+                ("./layer.tar".to_owned(), layer),
+            ],
+        );
+        path
+    }
+
+    #[test]
+    fn reads_a_docker_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = Digest::of(&empty_layer());
+        let base = read(&docker_archive(dir.path(), 1, layer), "amd64", "linux").unwrap();
+        assert_eq!(base.layers.len(), 1);
+        assert_eq!(base.layers[0].blob.digest, layer);
+        assert_eq!(base.layers[0].blob.media_type, OCI_LAYER);
+        assert_eq!(base.config.config.env, ["A=1"]);
+        let mut copied = Vec::new();
+        base.layers[0].copy_to(&mut copied).unwrap();
+        assert_eq!(copied, empty_layer());
+    }
+
+    #[test]
+    fn damaged_or_ambiguous_docker_archives_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = Digest::of(&empty_layer());
+        let two = docker_archive(dir.path(), 2, layer);
+        let err = format!("{:#}", read(&two, "amd64", "linux").unwrap_err());
+        assert!(err.contains("holds 2 images (base:1, base:1)"), "{err}");
+        let wrong = docker_archive(dir.path(), 1, Digest::of(b"other"));
+        let err = format!("{:#}", read(&wrong, "amd64", "linux").unwrap_err());
+        assert!(
+            err.contains("layer.tar") && err.contains("does not match its diff_id"),
+            "{err}"
+        );
+        let err = format!("{:#}", read(&wrong, "arm64", "linux").unwrap_err());
+        assert!(
+            err.contains("does not match"),
+            "the damage is found first: {err}"
+        );
+    }
+
+    /// An OCI layout directory with an index of one manifest per
+    /// architecture, each with one empty layer.
+    fn oci_layout_dir(dir: &Path, architectures: &[&str]) -> PathBuf {
+        let root = dir.join("layout");
+        let blobs = root.join("blobs/sha256");
+        fs::create_dir_all(&blobs).unwrap();
+        let blob = |bytes: &[u8]| {
+            let digest = Digest::of(bytes);
+            fs::write(blobs.join(digest.hex()), bytes).unwrap();
+            serde_json::json!({ "digest": digest, "size": bytes.len() })
+        };
+        let layer = empty_layer();
+        let mut manifests = Vec::new();
+        for architecture in architectures {
+            let mut layer_descriptor = blob(&layer);
+            layer_descriptor["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar".into();
+            let manifest = serde_json::to_vec(&serde_json::json!({
+                "config": blob(&config(architecture, &[Digest::of(&layer)])),
+                "layers": [layer_descriptor],
+            }))
+            .unwrap();
+            let mut descriptor = blob(&manifest);
+            descriptor["platform"] =
+                serde_json::json!({ "architecture": architecture, "os": "linux" });
+            manifests.push(descriptor);
+        }
+        let index = serde_json::json!({ "manifests": manifests });
+        fs::write(root.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+        root
+    }
+
+    #[test]
+    fn picks_the_platform_of_an_oci_layout_and_names_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = oci_layout_dir(dir.path(), &["amd64", "arm64"]);
+        let base = read(&layout, "arm64", "linux").unwrap();
+        assert_eq!(base.config.architecture, "arm64");
+        assert_eq!(
+            base.layers[0].blob.media_type, OCI_LAYER,
+            "Docker's type, in OCI's name"
+        );
+        let err = format!("{:#}", read(&layout, "s390x", "linux").unwrap_err());
+        assert!(
+            err.contains("no manifest for linux/s390x (it has: linux/amd64, linux/arm64)"),
+            "{err}"
+        );
+        let layer = layout
+            .join("blobs/sha256")
+            .join(Digest::of(&empty_layer()).hex());
+        fs::write(&layer, b"damaged").unwrap();
+        let err = format!("{:#}", read(&layout, "amd64", "linux").unwrap_err());
+        assert!(err.contains("does not match its descriptor"), "{err}");
+    }
+}
