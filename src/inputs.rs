@@ -49,9 +49,16 @@ pub fn plan_image(
     };
     // On a base image, directories are made, not linked, so that they merge
     // with the base's (`/bin/app` beside the base's `/bin/sh`).
+    // The base's file system matters only to what is merged at `/`.
+    let merges_at_root = !spec.contents.is_empty()
+        || spec.layers.iter().any(|l| !l.copy_to_root.is_empty())
+        || !spec.users.is_empty()
+        || !spec.groups.is_empty()
+        || !spec.directories.is_empty()
+        || spec.root_commands;
     let base_filesystem = match &base {
-        Some(base) => base.filesystem(store_dir)?,
-        None => Default::default(),
+        Some(base) if merges_at_root => base.filesystem(store_dir)?,
+        _ => Default::default(),
     };
     let linking = if base.is_some() {
         Linking::Files {
