@@ -65,6 +65,16 @@ fn accounts_directories_and_perms_reach_the_container() {
 }
 
 #[test]
+fn one_owner_for_the_whole_image() {
+    built_and_loaded("owned-store");
+    let app = built("app");
+    assert_eq!(
+        podman_run("owned-store:test", &[], &[]),
+        format!("1000 50 {app}\n1000 50 {app}/share/secret\n1000 50 /bin\n")
+    );
+}
+
+#[test]
 fn bad_customisations_are_clear_errors() {
     for (attribute, message) in [
         (

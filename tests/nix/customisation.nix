@@ -65,6 +65,25 @@ in
     }
   );
 
+  # One owner for every store path and the customisation layer.
+  owned-store = lib.buildLayeredImage {
+    name = "owned-store";
+    tag = "test";
+    contents = [
+      busybox
+      app
+    ];
+    uid = 1000;
+    gid = 50;
+    uname = "alice";
+    gname = "staff";
+    config.Cmd = [
+      "/bin/sh"
+      "-c"
+      "stat -c '%u %g %n' ${app} ${app}/share/secret /bin"
+    ];
+  };
+
   # The root changed by commands, unprivileged and under fakeroot.
   commands = lib.buildLayeredImage (
     accounts
