@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::compress::Compressor;
 use crate::digest::{Digest, HashingWriter};
 use crate::manifest::{Index, Manifest};
 use crate::oci::LayerBlob;
@@ -23,10 +24,6 @@ use crate::spec::ContainerConfig;
 /// Files of a base image up to this size are kept in memory while it is
 /// read: the JSON documents (and small layers) are among them.
 const KEPT_ENTRY_SIZE: u64 = 4 << 20;
-
-const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
 /// A base image as the new image uses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +62,8 @@ struct Entry {
     size: u64,
     digest: Digest,
     bytes: Option<Vec<u8>>,
+    /// How its bytes are compressed, from their magic number.
+    compression: Compressor,
 }
 
 /// Every regular file of a base image, by its name in the archive or layout.
@@ -166,16 +165,21 @@ fn hash_entry(reader: &mut impl Read, size: u64) -> Result<Entry> {
         return Ok(Entry {
             size,
             digest: Digest::of(&bytes),
+            compression: Compressor::of_magic(&bytes),
             bytes: Some(bytes),
         });
     }
+    let mut magic = Vec::with_capacity(4);
+    reader.take(4).read_to_end(&mut magic)?;
     let mut hashing = HashingWriter::new(io::sink());
+    hashing.write_all(&magic)?;
     io::copy(reader, &mut hashing)?;
     let (digest, _, _) = hashing.finish();
     Ok(Entry {
         size,
         digest,
         bytes: None,
+        compression: Compressor::of_magic(&magic),
     })
 }
 
@@ -186,43 +190,15 @@ fn normalized_name(name: &str) -> String {
 
 /// An archive file, decompressed when it is gzip or zstd as a whole.
 fn open_archive(image: &Path) -> Result<Box<dyn Read>> {
-    let mut file = File::open(image)
+    let file = File::open(image)
         .with_context(|| format!("cannot open the base image {}", image.display()))?;
-    let mut magic = [0u8; 4];
-    let n = file.read(&mut magic)?;
-    let file = BufReader::new(File::open(image)?);
-    Ok(match Compression::of(&magic[..n]) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(file)?),
-        Compression::None => Box::new(file),
-    })
+    decompressed(BufReader::new(file))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    fn of(magic: &[u8]) -> Self {
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        }
-    }
-
-    fn media_type(self) -> &'static str {
-        match self {
-            Compression::None => OCI_LAYER,
-            Compression::Gzip => OCI_LAYER_GZIP,
-            Compression::Zstd => OCI_LAYER_ZSTD,
-        }
-    }
+/// `reader`, decompressed when its first bytes say gzip or zstd.
+fn decompressed<R: BufRead + 'static>(mut reader: R) -> Result<Box<dyn Read>> {
+    let compressor = Compressor::of_magic(reader.fill_buf()?);
+    Ok(compressor.decoder(reader)?)
 }
 
 /// Reads the base image at `image`, for an image of `architecture`/`os`.
@@ -306,8 +282,7 @@ fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
     for (name, diff_id) in entry.layers.iter().zip(diff_ids) {
         let name = normalized_name(name);
         let file = contents.entry(&name)?;
-        let compression = Compression::of(&first_bytes(&contents.image, &name, file)?);
-        if compression == Compression::None && file.digest != diff_id {
+        if file.compression == Compressor::None && file.digest != diff_id {
             bail!(
                 "the layer {name} of the base image {} does not match its diff_id {diff_id}; the image is damaged",
                 contents.image.display()
@@ -320,21 +295,11 @@ fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
                 diff_id,
                 digest: file.digest,
                 size: file.size,
-                media_type: compression.media_type().to_owned(),
+                media_type: file.compression.media_type().to_owned(),
             },
         });
     }
     Ok((config, layers))
-}
-
-/// The first bytes of an entry, to tell a compressed layer from a tar.
-fn first_bytes(image: &Path, name: &str, entry: &Entry) -> Result<Vec<u8>> {
-    if let Some(bytes) = &entry.bytes {
-        return Ok(bytes.iter().take(4).copied().collect());
-    }
-    let mut head = Vec::new();
-    copy_entry(image, name, &mut head, Some(4))?;
-    Ok(head)
 }
 
 /// An OCI layout: `index.json`, then a manifest (chosen by platform when
@@ -404,9 +369,12 @@ fn config_and_diff_ids(
 /// A layer's media type in the new (OCI) manifest.
 fn oci_media_type(media_type: &str, image: &Path) -> Result<&'static str> {
     Ok(match media_type {
-        OCI_LAYER | "application/vnd.docker.image.rootfs.diff.tar" => OCI_LAYER,
-        OCI_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => OCI_LAYER_GZIP,
-        OCI_LAYER_ZSTD | "application/vnd.docker.image.rootfs.diff.tar.zstd" => OCI_LAYER_ZSTD,
+        "application/vnd.oci.image.layer.v1.tar"
+        | "application/vnd.docker.image.rootfs.diff.tar" => Compressor::None.media_type(),
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+        | "application/vnd.docker.image.rootfs.diff.tar.gzip" => Compressor::Gz.media_type(),
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+        | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Compressor::Zstd.media_type(),
         other => bail!(
             "the base image {} has a layer of media type '{other}', which strata cannot carry over",
             image.display()
@@ -507,13 +475,7 @@ fn scan_layer(
     store_prefix: &str,
     found: &mut BaseFilesystem,
 ) -> Result<()> {
-    let mut raw = BufReader::new(raw);
-    let decoded: Box<dyn Read> = match Compression::of(raw.fill_buf()?) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(raw)?),
-        Compression::None => Box::new(raw),
-    };
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(decompressed(BufReader::new(raw))?);
     for entry in archive
         .entries()
         .with_context(|| format!("layer {} of the base image is not a tar", layer.entry))?
@@ -573,13 +535,12 @@ fn scan_layer(
 impl BaseLayer {
     /// Writes the layer's blob, as it is in the base image, to `out`.
     pub fn copy_to(&self, out: &mut impl Write) -> Result<()> {
-        copy_entry(&self.image, &self.entry, out, None)
+        copy_entry(&self.image, &self.entry, out)
     }
 }
 
-/// Copies the entry `name` of the base image (all of it, or its first
-/// `limit` bytes) to `out`.
-fn copy_entry(image: &Path, name: &str, out: &mut impl Write, limit: Option<u64>) -> Result<()> {
+/// Copies the entry `name` of the base image to `out`.
+fn copy_entry(image: &Path, name: &str, out: &mut impl Write) -> Result<()> {
     let missing = || {
         anyhow::anyhow!(
             "the base image {} no longer has the file {name}",
@@ -588,30 +549,22 @@ fn copy_entry(image: &Path, name: &str, out: &mut impl Write, limit: Option<u64>
     };
     if image.is_dir() {
         let path = image.join(name);
-        let file = File::open(&path).map_err(|_| missing())?;
-        copy_limited(file, out, limit)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut file = File::open(&path).map_err(|_| missing())?;
+        io::copy(&mut file, out).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(());
     }
     let mut archive = tar::Archive::new(open_archive(image)?);
     for entry in archive.entries()? {
-        let entry = entry?;
+        let mut entry = entry?;
         if entry.header().entry_type() == tar::EntryType::Regular
             && normalized_name(&entry.path()?.to_string_lossy()) == name
         {
-            copy_limited(entry, out, limit)
+            io::copy(&mut entry, out)
                 .with_context(|| format!("cannot read {name} in {}", image.display()))?;
             return Ok(());
         }
     }
     Err(missing())
-}
-
-fn copy_limited(reader: impl Read, out: &mut impl Write, limit: Option<u64>) -> io::Result<u64> {
-    match limit {
-        Some(limit) => io::copy(&mut reader.take(limit), out),
-        None => io::copy(&mut { reader }, out),
-    }
 }
 
 #[cfg(test)]
@@ -677,7 +630,10 @@ mod tests {
         let base = read(&docker_archive(dir.path(), 1, layer), "amd64", "linux").unwrap();
         assert_eq!(base.layers.len(), 1);
         assert_eq!(base.layers[0].blob.digest, layer);
-        assert_eq!(base.layers[0].blob.media_type, OCI_LAYER);
+        assert_eq!(
+            base.layers[0].blob.media_type,
+            Compressor::None.media_type()
+        );
         assert_eq!(base.config.config.env, ["A=1"]);
         let mut copied = Vec::new();
         base.layers[0].copy_to(&mut copied).unwrap();
@@ -742,7 +698,8 @@ mod tests {
         let base = read(&layout, "arm64", "linux").unwrap();
         assert_eq!(base.config.architecture, "arm64");
         assert_eq!(
-            base.layers[0].blob.media_type, OCI_LAYER,
+            base.layers[0].blob.media_type,
+            Compressor::None.media_type(),
             "Docker's type, in OCI's name"
         );
         let err = format!("{:#}", read(&layout, "s390x", "linux").unwrap_err());

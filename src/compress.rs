@@ -32,6 +32,27 @@ impl Compressor {
         }
     }
 
+    /// How the bytes that start with `magic` are compressed (a tar, when
+    /// neither gzip nor zstd).
+    pub fn of_magic(magic: &[u8]) -> Self {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Compressor::Gz
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compressor::Zstd
+        } else {
+            Compressor::None
+        }
+    }
+
+    /// Reads `reader`, compressed so, decompressed.
+    pub fn decoder<R: io::BufRead + 'static>(self, reader: R) -> io::Result<Box<dyn io::Read>> {
+        Ok(match self {
+            Compressor::None => Box::new(reader),
+            Compressor::Gz => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+            Compressor::Zstd => Box::new(zstd::Decoder::with_buffer(reader)?),
+        })
+    }
+
     /// The level used when none is given.
     fn default_level(self) -> i32 {
         match self {
