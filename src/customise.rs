@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
-use crate::rootfs::{RootEntry, RootTree};
 
 /// The tree of the layer, below the output.
 pub const ROOT_DIR: &str = "root";
@@ -69,7 +68,7 @@ pub fn build(
         .filter(|l| l.paths.is_empty() && l.base.is_none())
         .map(|l| l.root.clone())
         .unwrap_or_default();
-    make_tree(&tree, &root)?;
+    tree.write_to(&root)?;
     if let Some((nix_store, sqlite)) = commands.nix_db {
         make_nix_db(plan, closure, &root, nix_store, sqlite, commands)?;
     }
@@ -164,31 +163,6 @@ fn lstat(path: &Path) -> Result<libc::stat> {
     }
     // SAFETY: lstat succeeded, so it filled the buffer.
     Ok(unsafe { stat.assume_init() })
-}
-
-/// Makes `tree` on disk at `dir`: directories (writable, for the commands),
-/// symlinks and files.
-fn make_tree(tree: &RootTree, dir: &Path) -> Result<()> {
-    for (name, entry) in &tree.entries {
-        let path = dir.join(name);
-        match entry {
-            RootEntry::Directory(children) => {
-                fs::create_dir_all(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                make_tree(
-                    &RootTree {
-                        entries: children.clone(),
-                    },
-                    &path,
-                )?;
-            }
-            RootEntry::Symlink(target) => symlink(target, &path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-            RootEntry::File(text) => fs::write(&path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        }
-    }
-    Ok(())
 }
 
 /// Runs `script` with the shell in `root`, under fakeroot (the program,

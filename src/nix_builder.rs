@@ -13,6 +13,7 @@
 //!   pushes the image or loads it, as its `command` says.
 //! - `plan`: writes the layering plan, for `strata explain`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +27,7 @@ use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
 use crate::pull::{self, PullOptions};
+use crate::rootfs::{RootEntry, RootTree};
 use crate::spec::{self, ImageFormat, ImageSpec, ResolveContext};
 use crate::store_path::StorePath;
 
@@ -109,41 +111,38 @@ fn write_tree(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
     #[derive(serde::Deserialize)]
     struct Tree {
         #[serde(default)]
-        files: std::collections::BTreeMap<String, String>,
+        files: BTreeMap<String, String>,
         #[serde(default)]
-        symlinks: std::collections::BTreeMap<String, String>,
+        symlinks: BTreeMap<String, String>,
         #[serde(default)]
         directories: Vec<String>,
     }
-    let tree: Tree = serde_json::from_value(attrs.get("tree")?.clone())
+    let description: Tree = serde_json::from_value(attrs.get("tree")?.clone())
         .context("`tree` must hold files, symlinks and directories")?;
-    let place = |relative: &str| -> Result<std::path::PathBuf> {
-        if relative.starts_with('/') || relative.split('/').any(|c| c == "..") {
-            bail!("'{relative}' must be a relative path inside the tree");
+    let entries = description
+        .directories
+        .into_iter()
+        .map(|path| (path, RootEntry::Directory(BTreeMap::new())))
+        .chain(
+            description
+                .files
+                .into_iter()
+                .map(|(p, t)| (p, RootEntry::File(t))),
+        )
+        .chain(
+            description
+                .symlinks
+                .into_iter()
+                .map(|(p, t)| (p, RootEntry::Symlink(t))),
+        );
+    let mut tree = RootTree::default();
+    for (path, entry) in entries {
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            bail!("'{path}' must be a relative path inside the tree");
         }
-        let path = out.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        Ok(path)
-    };
-    std::fs::create_dir_all(out)?;
-    let written = (|| -> Result<()> {
-        for directory in &tree.directories {
-            std::fs::create_dir_all(place(directory)?)?;
-        }
-        for (path, text) in &tree.files {
-            std::fs::write(place(path)?, text)?;
-        }
-        for (path, target) in &tree.symlinks {
-            std::os::unix::fs::symlink(target, place(path)?)?;
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(out);
+        tree.insert(&format!("/{path}"), entry, "the tree entry")?;
     }
-    written
+    output::fill_dir(out, OutputMode::InPlace, |dir| tree.write_to(dir))
 }
 
 /// Pulls `imageName@imageDigest` for `os`/`arch` (the system's unless
@@ -196,12 +195,10 @@ fn customise_root(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
         fakeroot: optional("fakeroot")?,
         nix_db,
     };
-    std::fs::create_dir(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let built = customise::build(&plan, attrs.get(CLOSURE_KEY)?, &commands, out);
-    if built.is_err() {
-        let _ = std::fs::remove_dir_all(out);
-    }
-    built
+    let closure = attrs.get(CLOSURE_KEY)?;
+    output::fill_dir(out, OutputMode::InPlace, |dir| {
+        customise::build(&plan, closure, &commands, dir)
+    })
 }
 
 /// The commands a script may run.

@@ -7,6 +7,7 @@
 //! by field. Every rule must match some entry of the image.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customise::{self, Recorded};
 use crate::plan::ImagePlan;
-use crate::rootfs::{RootEntry, RootTree};
+use crate::rootfs::RootEntry;
 use crate::tar_format::EntryAttrs;
 
 /// One rule, as the spec gives it.
@@ -201,7 +202,7 @@ pub fn check_rules_match(plan: &ImagePlan, rules: &[PermRule]) -> Result<()> {
         !unmatched.is_empty()
     };
     'layers: for layer in &plan.layers {
-        if !visit_tree(&layer.root, "", &mut visit) {
+        if !visit_tree(&layer.root.entries, "", &mut visit) {
             break;
         }
         for store_path in &layer.paths {
@@ -229,19 +230,20 @@ pub fn check_rules_match(plan: &ImagePlan, rules: &[PermRule]) -> Result<()> {
 }
 
 /// Calls `visit` on every path of the tree until it returns false.
-fn visit_tree(tree: &RootTree, prefix: &str, visit: &mut impl FnMut(&str) -> bool) -> bool {
-    for (name, entry) in &tree.entries {
+fn visit_tree(
+    entries: &BTreeMap<String, RootEntry>,
+    prefix: &str,
+    visit: &mut impl FnMut(&str) -> bool,
+) -> bool {
+    for (name, entry) in entries {
         let path = format!("{prefix}/{name}");
         if !visit(&path) {
             return false;
         }
-        if let RootEntry::Directory(children) = entry {
-            let subtree = RootTree {
-                entries: children.clone(),
-            };
-            if !visit_tree(&subtree, &path, visit) {
-                return false;
-            }
+        if let RootEntry::Directory(children) = entry
+            && !visit_tree(children, &path, visit)
+        {
+            return false;
         }
     }
     true

@@ -78,6 +78,32 @@ impl RootTree {
     }
 }
 
+impl RootTree {
+    /// Makes the tree on disk in the directory `dir`: directories
+    /// (writable), symlinks and files.
+    pub fn write_to(&self, dir: &Path) -> Result<()> {
+        write_entries(&self.entries, dir)
+    }
+}
+
+fn write_entries(entries: &BTreeMap<String, RootEntry>, dir: &Path) -> Result<()> {
+    for (name, entry) in entries {
+        let path = dir.join(name);
+        match entry {
+            RootEntry::Directory(children) => {
+                fs::create_dir_all(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                write_entries(children, &path)?;
+            }
+            RootEntry::Symlink(target) => std::os::unix::fs::symlink(target, &path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+            RootEntry::File(text) => fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        }
+    }
+    Ok(())
+}
+
 /// Turns a link to a directory into a directory of links to its entries.
 fn expand_link(entry: &mut RootEntry, at: &str, what: &str, path: &str) -> Result<()> {
     if let RootEntry::Symlink(target) = entry {
