@@ -62,13 +62,9 @@ pub fn build(
 ) -> Result<()> {
     let root = out.join(ROOT_DIR);
     fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let tree = plan
-        .layers
-        .last()
-        .filter(|l| l.paths.is_empty() && l.base.is_none())
-        .map(|l| l.root.clone())
-        .unwrap_or_default();
-    tree.write_to(&root)?;
+    if let Some(layer) = plan.customisation_layer() {
+        layer.root.write_to(&root)?;
+    }
     if let Some((nix_store, sqlite)) = commands.nix_db {
         make_nix_db(plan, closure, &root, nix_store, sqlite, commands)?;
     }

@@ -104,9 +104,7 @@ pub fn plan_image(
     let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
     if let Customisation::Made(dir) = customisation {
         let layer = plan
-            .layers
-            .last_mut()
-            .filter(|l| l.paths.is_empty() && l.base.is_none())
+            .customisation_layer_mut()
             .context("the image has commands but no customisation layer")?;
         layer.root = Default::default();
         layer.root_dir = Some(dir.to_owned());

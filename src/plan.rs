@@ -85,6 +85,20 @@ impl LayerPlan {
 }
 
 impl ImagePlan {
+    /// The customisation layer: the last one, when it holds a root and no
+    /// store paths.
+    pub fn customisation_layer(&self) -> Option<&LayerPlan> {
+        self.layers
+            .last()
+            .filter(|l| l.paths.is_empty() && l.base.is_none())
+    }
+
+    pub fn customisation_layer_mut(&mut self) -> Option<&mut LayerPlan> {
+        self.layers
+            .last_mut()
+            .filter(|l| l.paths.is_empty() && l.base.is_none())
+    }
+
     /// The header owner, time and mode of the entries of the layers.
     pub fn entry_rules(&self) -> Result<EntryRules> {
         let base = EntryAttrs {
