@@ -67,13 +67,6 @@ pub fn generate(
     base_files: &BTreeMap<String, String>,
 ) -> Result<(Generated, Vec<PermRule>)> {
     let base_file = |name: &str| base_files.get(name).map(String::as_str).unwrap_or("");
-    let declared_by = |argument: &str| {
-        if base_files.is_empty() {
-            format!("`{argument}` does")
-        } else {
-            format!("neither `{argument}` nor the base image does")
-        }
-    };
     let base_users = ids_of(base_file("etc/passwd"));
     let base_groups = ids_of(base_file("etc/group"));
     let mut generated = Generated::default();
@@ -159,44 +152,35 @@ pub fn generate(
         });
     }
 
+    // Names that perms may use: the base's accounts, then the declared ones.
+    let mut user_ids = base_users;
+    user_ids.extend(all_users.iter().map(|(n, u)| (n.clone(), u.uid)));
+    let mut group_ids = base_groups;
+    group_ids.extend(all_groups.iter().map(|(n, g)| (n.clone(), g.gid)));
+    let base_named = !base_files.is_empty();
+    let users_by_name = Names {
+        ids: &user_ids,
+        kind: "user",
+        argument: "users",
+        field: "uid",
+        base_named,
+    };
+    let groups_by_name = Names {
+        ids: &group_ids,
+        kind: "group",
+        argument: "groups",
+        field: "gid",
+        base_named,
+    };
     let resolve = |rule: &PermRule| -> Result<PermRule> {
         let mut rule = rule.clone();
-        if let (None, Some(name)) = (rule.uid, &rule.uname) {
-            let uid = all_users
-                .get(name)
-                .map(|u| u.uid)
-                .or_else(|| base_users.get(name).copied())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{} names the user '{name}', which {} not declare; declare it or give uid",
-                        where_of(&rule),
-                        declared_by("users")
-                    )
-                })?;
-            rule.uid = Some(uid);
-        }
-        if let (None, Some(name)) = (rule.gid, &rule.gname) {
-            let gid = all_groups
-                .get(name)
-                .map(|g| g.gid)
-                .or_else(|| base_groups.get(name).copied())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{} names the group '{name}', which {} not declare; declare it or give gid",
-                        where_of(&rule),
-                        declared_by("groups")
-                    )
-                })?;
-            rule.gid = Some(gid);
-        }
+        rule.uid = users_by_name.resolve(rule.uid, rule.uname.as_deref(), &rule)?;
+        rule.gid = groups_by_name.resolve(rule.gid, rule.gname.as_deref(), &rule)?;
         if let (Some(uid), None) = (rule.uid, &rule.uname) {
-            rule.uname = all_users
-                .iter()
-                .find(|(_, u)| u.uid == uid)
-                .map(|(n, _)| n.clone());
+            rule.uname = users_by_name.name_of(uid);
         }
         if let (Some(gid), None) = (rule.gid, &rule.gname) {
-            rule.gname = group_name(&all_groups, gid);
+            rule.gname = groups_by_name.name_of(gid);
         }
         rule.validate()?;
         Ok(rule)
@@ -223,6 +207,47 @@ pub fn generate(
     }
     let user_rules = user_perms.iter().map(resolve).collect::<Result<Vec<_>>>()?;
     Ok((generated, user_rules))
+}
+
+/// User or group names, to ids, for `perms`.
+struct Names<'a> {
+    ids: &'a BTreeMap<String, u32>,
+    kind: &'static str,
+    argument: &'static str,
+    field: &'static str,
+    /// Whether a base image's accounts are among them.
+    base_named: bool,
+}
+
+impl Names<'_> {
+    /// The id a rule gives, or the one of the name it gives.
+    fn resolve(&self, id: Option<u32>, name: Option<&str>, rule: &PermRule) -> Result<Option<u32>> {
+        let (None, Some(name)) = (id, name) else {
+            return Ok(id);
+        };
+        let Some(&id) = self.ids.get(name) else {
+            let declared_by = if self.base_named {
+                format!("neither `{}` nor the base image does", self.argument)
+            } else {
+                format!("`{}` does", self.argument)
+            };
+            bail!(
+                "{} names the {} '{name}', which {declared_by} not declare; declare it or give {}",
+                where_of(rule),
+                self.kind,
+                self.field
+            );
+        };
+        Ok(Some(id))
+    }
+
+    /// The first name with `id`.
+    fn name_of(&self, id: u32) -> Option<String> {
+        self.ids
+            .iter()
+            .find(|(_, i)| **i == id)
+            .map(|(n, _)| n.clone())
+    }
 }
 
 /// Name to id (the third field) of the lines of an account file.

@@ -117,6 +117,18 @@ let
       ];
       config.Cmd = [ "/bin/app" ];
     };
+  # The tree image, compressed with zstd: an archive, and a stream that
+  # must write the same bytes.
+  zstdImage = {
+    name = "zstd";
+    tag = "test";
+    compressor = "zstd";
+    contents = [
+      busybox
+      tree
+    ];
+    config.Cmd = [ "/bin/tree-hello" ];
+  };
 
 in
 {
@@ -188,16 +200,7 @@ in
       ];
     };
     # The tree image with each compressor.
-    zstd = lib.buildLayeredImage {
-      name = "zstd";
-      tag = "test";
-      compressor = "zstd";
-      contents = [
-        busybox
-        tree
-      ];
-      config.Cmd = [ "/bin/tree-hello" ];
-    };
+    zstd = lib.buildLayeredImage zstdImage;
     plain = lib.buildLayeredImage {
       name = "plain";
       tag = "test";
@@ -285,16 +288,7 @@ in
     };
   };
 
-  zstd-stream = lib.streamLayeredImage {
-    name = "zstd";
-    tag = "test";
-    compressor = "zstd";
-    contents = [
-      busybox
-      tree
-    ];
-    config.Cmd = [ "/bin/tree-hello" ];
-  };
+  zstd-stream = lib.streamLayeredImage zstdImage;
 
   # The same examples as stream scripts: their output must equal the archives.
   streams = import ../../examples {
