@@ -241,26 +241,39 @@ fn build_compressed_archive(
         .prefix("strata-layers-")
         .tempdir()
         .context("cannot create a scratch directory for the layers")?;
-    let written: Vec<(LayerBlob, std::path::PathBuf)> =
+    // A base image's layers are already compressed, with known digests:
+    // they are copied (and checked) straight into the archive.
+    let written: Vec<(LayerBlob, Option<std::path::PathBuf>)> =
         for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
+            if let Some(base) = &plan.layers[index].base {
+                return Ok((base.blob.clone(), None));
+            }
             let path = scratch.path().join(format!("layer-{index}"));
             Ok((
                 write_layer_file(&plan, index, &path, buffer, threads)?,
-                path,
+                Some(path),
             ))
         })?;
     let blobs: Vec<LayerBlob> = written.iter().map(|(blob, _)| blob.clone()).collect();
     let documents = oci::documents(&plan, &blobs)?;
     output::write_file(output, mode, false, |out| {
         archive::write_prefix(out)?;
-        for (blob, path) in &written {
+        let mut buffer = vec![0u8; COPY_BUFFER];
+        for (index, (blob, path)) in written.iter().enumerate() {
             archive::write_blob_header(out, &blob.digest, blob.size)?;
-            let copied = io::copy(&mut File::open(path)?, out)?;
-            if copied != blob.size {
-                bail!(
-                    "the scratch file {} changed while the archive was written",
-                    path.display()
-                );
+            match path {
+                Some(path) => {
+                    let copied = io::copy(&mut File::open(path)?, out)?;
+                    if copied != blob.size {
+                        bail!(
+                            "the scratch file {} changed while the archive was written",
+                            path.display()
+                        );
+                    }
+                }
+                None => {
+                    write_layer_blob(&plan, index, &mut *out, &mut buffer, 1)?;
+                }
             }
             tar_format::write_padding(out, blob.size)?;
         }
