@@ -147,9 +147,10 @@ pub fn make_plan(
     let customised = !roots.contents.is_empty() || spec.root_commands;
     let mut layers = Vec::new();
     let base_config = base.map(|base| {
-        let image = spec.from_image.clone().unwrap_or_default();
-        if let Some(id) = StorePath::parse(&image, store_dir)
-            .ok()
+        if let Some(id) = spec
+            .from_image
+            .as_deref()
+            .and_then(|image| StorePath::parse(image, store_dir).ok())
             .and_then(|path| graph.id_of(&path))
         {
             taken.extend(graph.closure_of([id]));
