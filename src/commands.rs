@@ -122,16 +122,9 @@ pub fn explain(args: &ImageArgs, from: Option<&Path>, json: bool) -> Result<()> 
     }
 }
 
-/// Pulls an image by digest into the OCI layout `output`; the architecture
-/// is this machine's unless given.
+/// Pulls an image by digest into the OCI layout `output`.
 pub fn pull(options: &PullOptions, output: &Path) -> Result<()> {
-    let mut options = options.clone();
-    if options.architecture.is_empty() {
-        let (architecture, variant) = spec::goarch_of_system(&spec::host_system())?;
-        options.architecture = architecture.to_owned();
-        options.variant = variant.map(str::to_owned);
-    }
-    pull::pull(&options, output, OutputMode::Atomic)?;
+    pull::pull(options, output, OutputMode::Atomic)?;
     eprintln!("strata: pulled {} into {}", options.image, output.display());
     Ok(())
 }

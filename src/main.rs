@@ -199,7 +199,7 @@ fn main() -> ExitCode {
             &PullOptions {
                 image: image.strip_prefix("docker://").unwrap_or(image).to_owned(),
                 os: os.clone(),
-                architecture: arch.clone().unwrap_or_default(),
+                architecture: arch.clone(),
                 variant: None,
                 tag: tag.clone(),
                 credentials: registry.creds.clone(),

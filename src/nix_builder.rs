@@ -162,7 +162,7 @@ fn pull_image(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
             attrs.string("imageDigest")?
         ),
         os: attrs.string("os")?.to_owned(),
-        architecture,
+        architecture: Some(architecture),
         variant,
         tag: attrs.string("finalImageTag")?.to_owned(),
         credentials: std::env::var("STRATA_REGISTRY_CREDS")

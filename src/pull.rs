@@ -16,13 +16,15 @@ use crate::output::{self, OutputMode};
 use crate::reference::Destination;
 use crate::registry::Client;
 use crate::registry::auth::{self, Credentials};
+use crate::spec;
 
 #[derive(Clone, Debug)]
 pub struct PullOptions {
     /// `NAME@sha256:…`
     pub image: String,
     pub os: String,
-    pub architecture: String,
+    /// The platform to pick from an index; this machine's when `None`.
+    pub architecture: Option<String>,
     pub variant: Option<String>,
     /// The name the layout's index gives the image.
     pub tag: String,
@@ -51,6 +53,13 @@ pub fn pull(options: &PullOptions, out: &Path, mode: OutputMode) -> Result<()> {
     };
     let client = Client::new(&source, credentials, options.insecure);
 
+    let (architecture, variant) = match &options.architecture {
+        Some(architecture) => (architecture.clone(), options.variant.clone()),
+        None => {
+            let (architecture, variant) = spec::goarch_of_system(&spec::host_system())?;
+            (architecture.to_owned(), variant.map(str::to_owned))
+        }
+    };
     let (mut manifest, mut media_type) = client
         .get_manifest(&digest)
         .with_context(|| format!("cannot pull {}", options.image))?;
@@ -59,17 +68,13 @@ pub fn pull(options: &PullOptions, out: &Path, mode: OutputMode) -> Result<()> {
         let index: Index = serde_json::from_slice(&manifest)
             .with_context(|| format!("the index {digest} is not valid"))?;
         let chosen = index
-            .for_platform(
-                &options.os,
-                &options.architecture,
-                options.variant.as_deref(),
-            )
+            .for_platform(&options.os, &architecture, variant.as_deref())
             .with_context(|| {
                 format!(
                     "{} has no image for {}/{} (it has: {})",
                     options.image,
                     options.os,
-                    options.architecture,
+                    architecture,
                     index.platforms()
                 )
             })?;
