@@ -117,8 +117,8 @@ let
       ];
       config.Cmd = [ "/bin/app" ];
     };
-  # The tree image, compressed with zstd: an archive, and a stream that
-  # must write the same bytes.
+  # The tree image, compressed with zstd: an archive, a stream that must
+  # write the same bytes, and (under another name) one to push.
   zstdImage = {
     name = "zstd";
     tag = "test";
@@ -146,16 +146,7 @@ in
   pushed = {
     v1 = appImage "v1";
     v2 = appImage "v2";
-    zstd = lib.streamLayeredImage {
-      name = "app-zstd";
-      tag = "test";
-      compressor = "zstd";
-      contents = [
-        busybox
-        tree
-      ];
-      config.Cmd = [ "/bin/tree-hello" ];
-    };
+    zstd = lib.streamLayeredImage (zstdImage // { name = "app-zstd"; });
   };
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
