@@ -20,8 +20,8 @@ use crate::reference;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LayeringStrategy {
-    /// Auto, refined so that a change re-sends little: top-level packages
-    /// apart, and the largest paths apart from what they claim.
+    /// strata's own: top-level packages apart, the other paths merged by
+    /// what a change would re-send needlessly.
     #[default]
     Stable,
     /// Size-aware grouping (nixpkgs' `auto`): the largest paths get layers of

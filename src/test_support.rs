@@ -32,6 +32,38 @@ pub fn graph(edges: &[(&str, &[&str])]) -> ClosureGraph {
     ClosureGraph::from_records(records, "/nix/store").unwrap()
 }
 
+/// A graph from `(name, NAR size, references)`.
+pub fn sized_graph(nodes: &[(&str, u64, &[&str])]) -> ClosureGraph {
+    let records = nodes
+        .iter()
+        .map(|(name, size, refs)| PathRecord {
+            path: store_path(name),
+            nar_size: Some(*size),
+            references: refs.iter().map(|r| store_path(r)).collect(),
+        })
+        .collect();
+    ClosureGraph::from_records(records, "/nix/store").unwrap()
+}
+
+/// Each layer's path names, sorted, bottom layer first.
+pub fn layer_names(
+    graph: &ClosureGraph,
+    layers: &[crate::layering::StoreLayer],
+) -> Vec<Vec<String>> {
+    layers
+        .iter()
+        .map(|l| {
+            let mut names: Vec<String> = l
+                .paths
+                .iter()
+                .map(|&n| graph.node(n).path.name().to_owned())
+                .collect();
+            names.sort();
+            names
+        })
+        .collect()
+}
+
 /// One entry of a tar, as a reader sees it.
 pub struct TarEntry {
     pub name: String,

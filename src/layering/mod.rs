@@ -1,7 +1,9 @@
 //! Splitting a closure's store paths into layers.
 
 pub mod auto;
+mod bitset;
 pub mod popularity;
+pub mod stable;
 
 use std::collections::BTreeSet;
 
@@ -41,9 +43,7 @@ pub fn store_layers(
                 .collect();
             split_by_budget(order, budget)
         }
-        LayeringStrategy::Stable => {
-            auto::layers_with(graph, excluded, budget, auto::Options::STABLE)?
-        }
+        LayeringStrategy::Stable => stable::layers(graph, excluded, budget)?,
         LayeringStrategy::Auto => auto::layers(graph, excluded, budget)?,
         LayeringStrategy::Single => vec![StoreLayer {
             paths: (0..graph.len())
@@ -152,6 +152,48 @@ mod tests {
             "libc",
             "most popular first"
         );
+    }
+
+    #[test]
+    fn deep_and_wide_closures_of_ten_thousand_paths() {
+        use crate::closure::PathRecord;
+        use crate::test_support::store_path;
+        let record = |name: String, references: Vec<String>| PathRecord {
+            path: store_path(&name),
+            nar_size: Some(4096),
+            references: references.iter().map(|r| store_path(r)).collect(),
+        };
+        // A chain, each path referring to the next, and a fan: one root
+        // referring to 10 000 paths that all refer to one library.
+        let deep: Vec<PathRecord> = (0..10_000)
+            .map(|i| {
+                record(
+                    format!("p{i}"),
+                    if i < 9_999 {
+                        vec![format!("p{}", i + 1)]
+                    } else {
+                        vec![]
+                    },
+                )
+            })
+            .collect();
+        let mut wide: Vec<PathRecord> = (0..10_000)
+            .map(|i| record(format!("w{i}"), vec!["lib".to_owned()]))
+            .collect();
+        wide.push(record("lib".to_owned(), vec![]));
+        wide.push(record(
+            "root".to_owned(),
+            (0..10_000).map(|i| format!("w{i}")).collect(),
+        ));
+        for records in [deep, wide] {
+            let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
+            for strategy in ALL {
+                let layers = store_layers(&g, strategy, &BTreeSet::new(), 99).unwrap();
+                assert!(layers.len() <= 99, "{strategy:?}");
+                let paths: usize = layers.iter().map(|l| l.paths.len()).sum();
+                assert_eq!(paths, g.len(), "{strategy:?}");
+            }
+        }
     }
 
     mod properties {

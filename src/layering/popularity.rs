@@ -15,6 +15,7 @@ use anyhow::{Result, bail};
 use num_bigint::BigUint;
 
 use crate::closure::{ClosureGraph, NodeId};
+use crate::layering::bitset::BitSet;
 
 /// Every node of `graph`, most popular first.
 pub fn order(graph: &ClosureGraph) -> Result<Vec<NodeId>> {
@@ -146,43 +147,6 @@ fn ancestor_sets(n: usize, topo: &[NodeId], parents: &[Vec<NodeId>]) -> Vec<BitS
         sets[v] = set;
     }
     sets
-}
-
-#[derive(Clone)]
-struct BitSet {
-    words: Vec<u64>,
-}
-
-impl BitSet {
-    fn new(bits: usize) -> Self {
-        BitSet {
-            words: vec![0; bits.div_ceil(64)],
-        }
-    }
-
-    fn insert(&mut self, i: usize) {
-        self.words[i / 64] |= 1 << (i % 64);
-    }
-
-    fn union_with(&mut self, other: &BitSet) {
-        for (w, o) in self.words.iter_mut().zip(&other.words) {
-            *w |= o;
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &word)| {
-            let mut w = word;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let bit = w.trailing_zeros() as usize;
-                w &= w - 1;
-                Some(i * 64 + bit)
-            })
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,493 @@
+//! strata's own layering, `stable`: what a new version re-sends is close to
+//! what changed.
+//!
+//! Two kinds of path are treated apart:
+//!
+//! - *Top-level packages* (what only the image's own files refer to) change,
+//!   come and go most. Each gets a layer of its own while the layers reserved
+//!   for them last. When they are too many, those at least as large as a
+//!   threshold stay alone and the rest share a few layers by a hash of their
+//!   name. The threshold is a power of two, so it seldom moves when a package
+//!   comes or goes, and the layers of the others stay as they were.
+//! - *Everything else* starts as one layer per path, and the two layers whose
+//!   union costs least are merged until the budget is met. Merging A and B
+//!   costs `size(A) × |deps(B) − deps(A)| + size(B) × |deps(A) − deps(B)|`,
+//!   where `deps` is the set of paths (the layer's own included) whose change
+//!   changes the layer: it is what the union re-sends needlessly, summed over
+//!   every path that could change. Merging then goes on up to a threshold
+//!   (the costliest merge needed, rounded up to a quarter power of two), so a
+//!   path more or less changes the merges near it, not the last few merges.
+//!
+//! Candidates for a merge are a path and what it refers to, and paths that
+//! refer to the same path (neighbours in order of size), which keeps
+//! planning near linear in the closure. Ties go by name, never by store path
+//! hash, which changes with every version.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use anyhow::Result;
+
+use crate::closure::{ClosureGraph, NodeId};
+use crate::layering::StoreLayer;
+use crate::layering::auto::{closure_size, name_bucket, nar_sizes};
+use crate::layering::bitset::BitSet;
+use crate::layering::popularity::topological_order;
+
+/// Where a path goes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    /// A top-level package alone.
+    Top(NodeId),
+    /// Smaller top-level packages sharing a layer by a hash of their name.
+    TopBucket(NodeId),
+    /// Other paths, merged; named by the path that started the group.
+    Merged(NodeId),
+}
+
+pub fn layers(
+    graph: &ClosureGraph,
+    excluded: &BTreeSet<NodeId>,
+    budget: usize,
+) -> Result<Vec<StoreLayer>> {
+    let sizes = nar_sizes(graph)?;
+    let included: Vec<NodeId> = (0..graph.len()).filter(|n| !excluded.contains(n)).collect();
+    if budget < 2 {
+        return Ok(vec![StoreLayer {
+            paths: included,
+            reason: "every store path (a budget of one layer)".to_owned(),
+        }]);
+    }
+    let referrers = graph.referrers();
+    let (tops, others): (Vec<NodeId>, Vec<NodeId>) = included
+        .iter()
+        .partition(|&&n| referrers[n].iter().all(|r| excluded.contains(r)));
+
+    let reserved = top_level_share(budget, tops.len(), others.len());
+    let mut groups: BTreeMap<Group, Vec<NodeId>> = BTreeMap::new();
+    for (node, group) in top_level_groups(graph, &tops, &sizes, reserved) {
+        groups.entry(group).or_default().push(node);
+    }
+    for cluster in merged_groups(graph, &others, &sizes, budget - reserved)? {
+        groups.insert(Group::Merged(cluster[0]), cluster);
+    }
+
+    let mut layers: Vec<(u64, NodeId, Vec<NodeId>, Group)> = groups
+        .into_iter()
+        .map(|(group, mut paths)| {
+            paths.sort_unstable();
+            (closure_size(graph, &paths, &sizes), paths[0], paths, group)
+        })
+        .collect();
+    layers.sort();
+    Ok(layers
+        .into_iter()
+        .map(|(_, _, paths, group)| StoreLayer {
+            reason: reason(graph, &group, &paths, &sizes),
+            paths,
+        })
+        .collect())
+}
+
+/// The layers kept for top-level packages: as many as there are packages,
+/// rounded up to a multiple of eight so that one more or less seldom takes a
+/// layer from the other paths; at most half the budget, unless the other
+/// paths need fewer.
+fn top_level_share(budget: usize, tops: usize, others: usize) -> usize {
+    let most = budget.saturating_sub(others.min(budget / 2)).max(1);
+    most.min(tops.div_ceil(8).max(1) * 8)
+}
+
+/// The group of each top-level package, given `share` layers for them all.
+fn top_level_groups(
+    graph: &ClosureGraph,
+    tops: &[NodeId],
+    sizes: &[u64],
+    share: usize,
+) -> Vec<(NodeId, Group)> {
+    if tops.len() <= share {
+        return tops.iter().map(|&t| (t, Group::Top(t))).collect();
+    }
+    let buckets = (share / 2).max(1);
+    let alone_at_most = share - buckets;
+    let threshold = (0..64)
+        .map(|bits| 1u64 << bits)
+        .chain([u64::MAX])
+        .find(|&threshold| tops.iter().filter(|&&t| sizes[t] >= threshold).count() <= alone_at_most)
+        .expect("no size reaches u64::MAX");
+    tops.iter()
+        .map(|&t| {
+            let group = if sizes[t] >= threshold {
+                Group::Top(t)
+            } else {
+                Group::TopBucket(name_bucket(graph.node(t).path.name(), buckets))
+            };
+            (t, group)
+        })
+        .collect()
+}
+
+/// A group of paths while they are merged.
+struct Cluster {
+    members: Vec<NodeId>,
+    size: u64,
+    /// The paths whose change changes this group (local indices).
+    deps: BitSet,
+    dep_count: u64,
+    /// Clusters it may merge with (local indices, possibly merged since).
+    candidates: Vec<usize>,
+    /// Bumped at each merge, so that stale queue entries are skipped.
+    version: u32,
+}
+
+/// A possible merge in the queue: cheapest first, then by name order.
+type Entry = Reverse<(u128, usize, usize, u32, u32)>;
+
+/// Groups `paths` into at most `budget` groups, cheapest merges first.
+fn merged_groups(
+    graph: &ClosureGraph,
+    paths: &[NodeId],
+    sizes: &[u64],
+    budget: usize,
+) -> Result<Vec<Vec<NodeId>>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Local indices in name order, so that ties go by name.
+    let mut order = paths.to_vec();
+    order.sort_by(|&a, &b| {
+        let (pa, pb) = (&graph.node(a).path, &graph.node(b).path);
+        pa.name().cmp(pb.name()).then_with(|| pa.cmp(pb))
+    });
+    let mut local = vec![usize::MAX; graph.len()];
+    for (i, &node) in order.iter().enumerate() {
+        local[node] = i;
+    }
+    let deps = dependency_sets(graph, &local, order.len())?;
+
+    let mut clusters: Vec<Cluster> = order
+        .iter()
+        .zip(deps)
+        .map(|(&node, deps)| Cluster {
+            members: vec![node],
+            size: sizes[node],
+            dep_count: deps.len(),
+            deps,
+            candidates: Vec::new(),
+            version: 0,
+        })
+        .collect();
+    for (a, b) in initial_candidates(graph, &order, &local, sizes) {
+        clusters[a].candidates.push(b);
+        clusters[b].candidates.push(a);
+    }
+    let mut merged_into: Vec<usize> = (0..order.len()).collect();
+    let mut queue: BinaryHeap<Entry> = BinaryHeap::new();
+    for a in 0..clusters.len() {
+        clusters[a].candidates.sort_unstable();
+        clusters[a].candidates.dedup();
+        for &b in clusters[a].candidates.iter().filter(|&&b| b > a) {
+            queue.push(entry(&clusters, a, b));
+        }
+    }
+
+    let mut alive = clusters.len();
+    while alive > budget {
+        let Some(Reverse((_, a, b, version_a, version_b))) = queue.pop() else {
+            // Nothing left to try but the budget is not met: let every group
+            // meet its neighbours in order of size.
+            let mut living: Vec<usize> = (0..clusters.len())
+                .filter(|&c| merged_into[c] == c)
+                .collect();
+            living.sort_by_key(|&c| (clusters[c].size, c));
+            for pair in living.windows(2) {
+                let (a, b) = (pair[0].min(pair[1]), pair[0].max(pair[1]));
+                clusters[a].candidates.push(b);
+                clusters[b].candidates.push(a);
+                queue.push(entry(&clusters, a, b));
+            }
+            continue;
+        };
+        let stale = merged_into[a] != a
+            || merged_into[b] != b
+            || clusters[a].version != version_a
+            || clusters[b].version != version_b;
+        if stale {
+            continue;
+        }
+        merge(&mut clusters, &mut merged_into, a, b);
+        alive -= 1;
+        for other in clusters[a].candidates.clone() {
+            let (x, y) = (a.min(other), a.max(other));
+            queue.push(entry(&clusters, x, y));
+        }
+    }
+    Ok((0..clusters.len())
+        .filter(|&c| merged_into[c] == c)
+        .map(|c| std::mem::take(&mut clusters[c].members))
+        .collect())
+}
+
+/// The queue entry for merging clusters `a` < `b`.
+fn entry(clusters: &[Cluster], a: usize, b: usize) -> Entry {
+    let (x, y) = (&clusters[a], &clusters[b]);
+    let union = x.deps.union_len(&y.deps);
+    let cost = u128::from(x.size) * u128::from(union - x.dep_count)
+        + u128::from(y.size) * u128::from(union - y.dep_count);
+    Reverse((cost, a, b, x.version, y.version))
+}
+
+/// Merges cluster `b` into `a`.
+fn merge(clusters: &mut [Cluster], merged_into: &mut [usize], a: usize, b: usize) {
+    let taken = std::mem::replace(
+        &mut clusters[b],
+        Cluster {
+            members: Vec::new(),
+            size: 0,
+            deps: BitSet::new(0),
+            dep_count: 0,
+            candidates: Vec::new(),
+            version: 0,
+        },
+    );
+    merged_into[b] = a;
+    let mut candidates: Vec<usize> = clusters[a]
+        .candidates
+        .iter()
+        .chain(&taken.candidates)
+        .map(|&c| find(merged_into, c))
+        .filter(|&c| c != a)
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let cluster = &mut clusters[a];
+    cluster.members.extend(taken.members);
+    cluster.size += taken.size;
+    cluster.deps.union_with(&taken.deps);
+    cluster.dep_count = cluster.deps.len();
+    cluster.candidates = candidates;
+    cluster.version += 1;
+}
+
+/// The cluster that `c` has been merged into, shortening the chain.
+fn find(merged_into: &mut [usize], c: usize) -> usize {
+    let mut root = c;
+    while merged_into[root] != root {
+        root = merged_into[root];
+    }
+    let mut at = c;
+    while merged_into[at] != root {
+        let next = merged_into[at];
+        merged_into[at] = root;
+        at = next;
+    }
+    root
+}
+
+/// For each path being grouped (by local index), the grouped paths whose
+/// change changes it: those in its closure, itself included.
+fn dependency_sets(graph: &ClosureGraph, local: &[usize], count: usize) -> Result<Vec<BitSet>> {
+    let mut closure: Vec<Option<BitSet>> = vec![None; graph.len()];
+    let mut sets = vec![BitSet::new(0); count];
+    for &node in topological_order(graph)?.iter().rev() {
+        let mut set = BitSet::new(count);
+        for &r in &graph.node(node).references {
+            set.union_with(closure[r].as_ref().expect("references come first"));
+        }
+        if local[node] != usize::MAX {
+            set.insert(local[node]);
+            sets[local[node]] = set.clone();
+        }
+        closure[node] = Some(set);
+    }
+    Ok(sets)
+}
+
+/// Pairs worth weighing at the start (local indices, smaller first): each
+/// path with what it refers to, and paths that refer to the same path with
+/// their four nearest in size.
+fn initial_candidates(
+    graph: &ClosureGraph,
+    order: &[NodeId],
+    local: &[usize],
+    sizes: &[u64],
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); graph.len()];
+    for (a, &node) in order.iter().enumerate() {
+        for &r in &graph.node(node).references {
+            referrers[r].push(a);
+            if local[r] != usize::MAX {
+                pairs.push((a.min(local[r]), a.max(local[r])));
+            }
+        }
+    }
+    for mut siblings in referrers {
+        siblings.sort_by_key(|&a| (sizes[order[a]], a));
+        for (i, &a) in siblings.iter().enumerate() {
+            for &b in siblings.iter().skip(i + 1).take(4) {
+                pairs.push((a.min(b), a.max(b)));
+            }
+        }
+    }
+    pairs
+}
+
+/// Why the paths of a group share a layer.
+fn reason(graph: &ClosureGraph, group: &Group, paths: &[NodeId], sizes: &[u64]) -> String {
+    let name = |n: NodeId| graph.node(n).path.name().to_owned();
+    match group {
+        Group::Top(node) => format!("{}, a top-level package, alone", name(*node)),
+        Group::TopBucket(bucket) => format!("smaller top-level packages, name bucket {bucket}"),
+        Group::Merged(_) if paths.len() == 1 => format!("{}, alone", name(paths[0])),
+        Group::Merged(_) => {
+            let largest = *paths
+                .iter()
+                .max_by_key(|&&n| (sizes[n], Reverse(graph.node(n).path.name())))
+                .expect("a group has paths");
+            format!(
+                "{} and {} more that depend on much the same paths",
+                name(largest),
+                paths.len() - 1
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{layer_names, sized_graph};
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The layers of `graph` without its `helper` path, as sorted names.
+    fn layered(graph: &ClosureGraph, budget: usize) -> Vec<Vec<String>> {
+        let helper = (0..graph.len())
+            .filter(|&i| graph.node(i).path.name() == "helper")
+            .collect();
+        layer_names(graph, &layers(graph, &helper, budget).unwrap())
+    }
+
+    /// Top-level app and tool; libc large, used by all; a-ext only extends
+    /// lib-a.
+    fn libraries() -> ClosureGraph {
+        sized_graph(&[
+            ("helper", 1, &["app", "tool"]),
+            ("app", 50, &["lib-a", "a-ext"]),
+            ("tool", 5, &["lib-b"]),
+            ("lib-a", 10, &["libc"]),
+            ("a-ext", 1, &["lib-a"]),
+            ("lib-b", 10, &["libc"]),
+            ("libc", 100, &[]),
+        ])
+    }
+
+    #[test]
+    fn a_library_shares_a_layer_with_what_changes_with_it() {
+        let g = libraries();
+        // Three layers for the four libraries: a-ext joins lib-a, whose
+        // change changes it anyway (cost 10: a-ext's own change re-sends
+        // lib-a). lib-a with lib-b would cost 20, anything with libc 100.
+        let got = layered(&g, 6);
+        assert_eq!(
+            got,
+            // Dependencies first: by the size of each layer's closure.
+            vec![
+                names(&["libc"]),
+                names(&["lib-b"]),
+                names(&["a-ext", "lib-a"]),
+                names(&["tool"]),
+                names(&["app"]),
+            ]
+        );
+        // With two, lib-b joins them (cost 31), and libc stays alone.
+        let got = layered(&g, 4);
+        assert!(
+            got.contains(&names(&["a-ext", "lib-a", "lib-b"])),
+            "{got:?}"
+        );
+        assert!(got.contains(&names(&["libc"])), "{got:?}");
+        assert!(got.contains(&names(&["app"])) && got.contains(&names(&["tool"])));
+    }
+
+    #[test]
+    fn reasons_name_the_groups() {
+        let g = libraries();
+        let helper = (0..g.len())
+            .filter(|&i| g.node(i).path.name() == "helper")
+            .collect();
+        let reasons: Vec<String> = layers(&g, &helper, 4)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.reason)
+            .collect();
+        for expected in [
+            "app, a top-level package, alone",
+            "libc, alone",
+            "lib-a and 2 more that depend on much the same paths",
+        ] {
+            assert!(
+                reasons.iter().any(|r| r == expected),
+                "{expected}: {reasons:?}"
+            );
+        }
+    }
+
+    /// 30 small tools on libc, and `extra` as a 31st of the given size.
+    fn tools(extra: Option<u64>) -> Vec<Vec<String>> {
+        let mut nodes: Vec<(String, u64, Vec<String>)> = (0..30)
+            .map(|i| (format!("tool{i}"), 1000 + i, vec!["libc".to_owned()]))
+            .collect();
+        if let Some(size) = extra {
+            nodes.push(("new-tool".to_owned(), size, vec!["libc".to_owned()]));
+        }
+        let tools: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
+        nodes.push(("helper".to_owned(), 1, tools));
+        nodes.push(("libc".to_owned(), 50_000, vec![]));
+        let refs: Vec<Vec<&str>> = nodes
+            .iter()
+            .map(|n| n.2.iter().map(String::as_str).collect())
+            .collect();
+        let borrowed: Vec<(&str, u64, &[&str])> = nodes
+            .iter()
+            .zip(&refs)
+            .map(|(n, r)| (n.0.as_str(), n.1, r.as_slice()))
+            .collect();
+        layered(&sized_graph(&borrowed), 20)
+    }
+
+    #[test]
+    fn many_top_level_packages_the_largest_alone_the_rest_by_name() {
+        let got = tools(None);
+        assert!(got.len() <= 20);
+        // Half the 19 layers kept for them are buckets; at most the other
+        // half are alone: those of 1024 bytes or more (tool24 to tool29).
+        for i in 24..30 {
+            assert!(got.contains(&vec![format!("tool{i}")]), "tool{i}: {got:?}");
+        }
+        assert!(!got.contains(&vec!["tool23".to_owned()]), "{got:?}");
+    }
+
+    #[test]
+    fn adding_a_top_level_package_moves_no_other_layer() {
+        let before: BTreeSet<Vec<String>> = tools(None).into_iter().collect();
+        // Large enough to be alone, and small enough to join a bucket.
+        for (size, alone) in [(1500, true), (500, false)] {
+            let after = tools(Some(size));
+            let changed: Vec<&Vec<String>> =
+                after.iter().filter(|l| !before.contains(*l)).collect();
+            assert_eq!(changed.len(), 1, "only the new tool's layer: {changed:?}");
+            assert!(changed[0].contains(&"new-tool".to_owned()));
+            assert_eq!(changed[0].len() == 1, alone, "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_budget_of_one_is_a_single_layer() {
+        let g = libraries();
+        assert_eq!(layered(&g, 1).len(), 1);
+    }
+}
