@@ -503,24 +503,14 @@ fn report(
     for (name, universe) in cases {
         let v2 = universe.closure();
         let old_paths: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
-        let minimum: u64 = v2
-            .iter()
-            .filter(|r| {
-                !old_paths.contains(r.path.as_str()) && !r.path.ends_with("image-spec.json")
-            })
-            .filter_map(|r| r.nar_size)
-            .sum();
+        let minimum = minimum(&v1, &v2);
         total_minimum += minimum;
         print!("| {name} | {:.1} |", mib(minimum));
         for (index, (_, strategy)) in STRATEGIES.into_iter().enumerate() {
             let old: BTreeSet<Vec<(String, u64)>> =
                 layering(&v1, strategy, budget).into_iter().collect();
             let new = layering(&v2, strategy, budget);
-            let shipped: u64 = new
-                .iter()
-                .filter(|l| !old.contains(*l))
-                .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
-                .sum();
+            let shipped = reshipped(&old, &new);
             totals[index] += shipped;
             let largest = new
                 .iter()
@@ -571,6 +561,125 @@ fn report(
         println!();
     }
     print!("{details}");
+}
+
+/// The bytes of `new`'s layers that `old` lacks: what a registry receives.
+fn reshipped(old: &BTreeSet<Vec<(String, u64)>>, new: &[Vec<(String, u64)>]) -> u64 {
+    new.iter()
+        .filter(|l| !old.contains(*l))
+        .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
+        .sum()
+}
+
+/// The bytes of `v2`'s paths that `v1` lacks.
+fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
+    let old: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
+    v2.iter()
+        .filter(|r| !old.contains(r.path.as_str()) && !r.path.ends_with("image-spec.json"))
+        .filter_map(|r| r.nar_size)
+        .sum()
+}
+
+/// The same kinds of change over many packages rather than one, so that a
+/// strategy is not judged by where one package happens to land: every
+/// top-level package removed in turn, 24 packages of various sizes added in
+/// turn, and every package with 2 to 60 dependents changed in turn.
+fn sweep(base: &Universe, budget: usize) {
+    let v1 = base.closure();
+    let removals: Vec<Universe> = base
+        .top_level
+        .iter()
+        .map(|removed| {
+            let mut u = base.clone();
+            u.top_level.retain(|t| t != removed);
+            u
+        })
+        .collect();
+    let names: Vec<&String> = base.packages.keys().collect();
+    let additions: Vec<Universe> = (0..24u64)
+        .map(|i| {
+            let mut u = base.clone();
+            let model = names[(i as usize * 7919) % names.len()];
+            let deps = base.packages[model].deps.clone();
+            let name = format!("added-{i}");
+            let size = (1u64 << 18) << (i % 6);
+            u.packages
+                .insert(name.clone(), Package::new(name.clone(), size, deps));
+            u.top_level.push(name);
+            u
+        })
+        .collect();
+    let libraries: Vec<Universe> = base
+        .packages
+        .keys()
+        .filter(|p| (2..=60).contains(&base.dependents(p).len()))
+        .map(|p| {
+            let mut u = base.clone();
+            u.packages.get_mut(p).unwrap().version += 1;
+            u
+        })
+        .collect();
+    let kinds = [
+        (
+            format!(
+                "every top-level package removed in turn ({})",
+                removals.len()
+            ),
+            removals,
+        ),
+        (
+            format!(
+                "a package added, {} variants (0.25 to 8 MiB)",
+                additions.len()
+            ),
+            additions,
+        ),
+        (
+            format!(
+                "every package with 2 to 60 dependents changed in turn ({})",
+                libraries.len()
+            ),
+            libraries,
+        ),
+    ];
+    print!("| changes | minimum, total (MiB) |");
+    for (name, _) in STRATEGIES {
+        print!(" {name}: re-shipped, total (MiB) | × minimum | nothing extra |");
+    }
+    println!();
+    println!("|---|---:|{}", "---:|---:|---:|".repeat(STRATEGIES.len()));
+    for (title, universes) in &kinds {
+        let closures: Vec<Vec<PathRecord>> = universes.iter().map(Universe::closure).collect();
+        let minimums: Vec<u64> = closures.iter().map(|v2| minimum(&v1, v2)).collect();
+        let total_minimum: u64 = minimums.iter().sum();
+        print!("| {title} | {:.1} |", mib(total_minimum));
+        for (_, strategy) in STRATEGIES {
+            let old: BTreeSet<Vec<(String, u64)>> =
+                layering(&v1, strategy, budget).into_iter().collect();
+            let shipped: Vec<u64> = closures
+                .iter()
+                .map(|v2| reshipped(&old, &layering(v2, strategy, budget)))
+                .collect();
+            let total: u64 = shipped.iter().sum();
+            let exact = shipped
+                .iter()
+                .zip(&minimums)
+                .filter(|(s, m)| s <= m)
+                .count();
+            let ratio = if total_minimum == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.2}", total as f64 / total_minimum as f64)
+            };
+            print!(
+                " {:.1} | {ratio} | {exact} of {} |",
+                mib(total),
+                shipped.len()
+            );
+        }
+        println!();
+    }
+    println!();
 }
 
 /// How long each strategy takes on a closure of `paths` paths.
@@ -658,5 +767,10 @@ fn main() {
         &biggest_top,
         args.detail,
     );
+    println!("#### Many changes of each kind\n");
+    println!("Generated package set:\n");
+    sweep(&synthetic, args.budget);
+    println!("Debian packages:\n");
+    sweep(&debian, args.budget);
     timing(10_000, args.seed);
 }
