@@ -14,12 +14,11 @@
 //!   costs `size(A) × |deps(B) − deps(A)| + size(B) × |deps(A) − deps(B)|`,
 //!   where `deps` is the set of paths (the layer's own included) whose change
 //!   changes the layer: it is what the union re-sends needlessly, summed over
-//!   every path that could change. Merging then goes on up to a threshold
-//!   (the costliest merge needed, rounded up to a quarter power of two), so a
-//!   path more or less changes the merges near it, not the last few merges.
+//!   every path that could change. A library thus shares a layer with what
+//!   changes with it.
 //!
 //! Candidates for a merge are a path and what it refers to, and paths that
-//! refer to the same path (neighbours in order of size), which keeps
+//! refer to the same path (each with its four nearest in size), which keeps
 //! planning near linear in the closure. Ties go by name, never by store path
 //! hash, which changes with every version.
 
@@ -128,6 +127,7 @@ fn top_level_groups(
 }
 
 /// A group of paths while they are merged.
+#[derive(Default)]
 struct Cluster {
     members: Vec<NodeId>,
     size: u64,
@@ -239,17 +239,7 @@ fn entry(clusters: &[Cluster], a: usize, b: usize) -> Entry {
 
 /// Merges cluster `b` into `a`.
 fn merge(clusters: &mut [Cluster], merged_into: &mut [usize], a: usize, b: usize) {
-    let taken = std::mem::replace(
-        &mut clusters[b],
-        Cluster {
-            members: Vec::new(),
-            size: 0,
-            deps: BitSet::new(0),
-            dep_count: 0,
-            candidates: Vec::new(),
-            version: 0,
-        },
-    );
+    let taken = std::mem::take(&mut clusters[b]);
     merged_into[b] = a;
     let mut candidates: Vec<usize> = clusters[a]
         .candidates
