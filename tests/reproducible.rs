@@ -130,7 +130,7 @@ fn closure_order_format_and_thread_count_do_not_matter() {
             "{layering}"
         );
         if layering == "popularity" {
-            // The legacy format has no NAR sizes, which auto layering needs.
+            // The legacy format has no NAR sizes, which stable and auto layering need.
             assert!(reference == build("legacy", &legacy, "0"));
         }
     }

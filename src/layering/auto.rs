@@ -13,10 +13,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::closure::{ClosureGraph, NodeId};
-use crate::layering::StoreLayer;
+use crate::layering::{StoreLayer, closure_size, nar_sizes};
 
 /// Which layer a path goes to: the primaries that claim it, ascending (none
 /// for an unclaimed path).
@@ -113,31 +113,6 @@ fn reason(graph: &ClosureGraph, group: &Group) -> String {
     }
 }
 
-/// A bucket for `name`, from a hash of it (FNV-1a), so that a path keeps its
-/// bucket whatever else is in the image.
-pub(crate) fn name_bucket(name: &str, buckets: usize) -> NodeId {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % buckets as u64) as NodeId
-}
-
-pub(crate) fn nar_sizes(graph: &ClosureGraph) -> Result<Vec<u64>> {
-    graph
-        .nodes()
-        .iter()
-        .map(|n| n.nar_size)
-        .collect::<Option<Vec<u64>>>()
-        .map_or_else(
-            || {
-                bail!(
-                    "auto layering needs the NAR size of every path, and the closure has none (the legacy exportReferencesGraph format lacks them); give a closure with sizes or use layering = \"popularity\""
-                )
-            },
-            Ok,
-        )
-}
-
 /// The nodes reachable from `start` along `next`, without `start`.
 fn reachable<'a>(start: NodeId, next: impl Fn(NodeId) -> &'a Vec<NodeId>) -> Vec<NodeId> {
     let mut seen = BTreeSet::from([start]);
@@ -151,15 +126,6 @@ fn reachable<'a>(start: NodeId, next: impl Fn(NodeId) -> &'a Vec<NodeId>) -> Vec
     }
     seen.remove(&start);
     seen.into_iter().collect()
-}
-
-/// The NAR size of the closure of `paths`.
-pub(crate) fn closure_size(graph: &ClosureGraph, paths: &[NodeId], sizes: &[u64]) -> u64 {
-    graph
-        .closure_of(paths.iter().copied())
-        .into_iter()
-        .map(|n| sizes[n])
-        .sum()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ pub mod stable;
 
 use std::collections::BTreeSet;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::closure::{ClosureGraph, NodeId};
 use crate::spec::LayeringStrategy;
@@ -57,6 +57,25 @@ pub fn store_layers(
         layer.paths.sort_unstable();
     }
     Ok(layers)
+}
+
+/// Every path's NAR size, which the size-aware strategies need.
+fn nar_sizes(graph: &ClosureGraph) -> Result<Vec<u64>> {
+    let Some(sizes) = graph.nodes().iter().map(|n| n.nar_size).collect() else {
+        bail!(
+            "stable and auto layering need the NAR size of every path, and the closure has none (the legacy exportReferencesGraph format lacks them); give a closure with sizes or use layering = \"popularity\""
+        )
+    };
+    Ok(sizes)
+}
+
+/// The NAR size of the closure of `paths`, by which layers are ordered.
+fn closure_size(graph: &ClosureGraph, paths: &[NodeId], sizes: &[u64]) -> u64 {
+    graph
+        .closure_of(paths.iter().copied())
+        .into_iter()
+        .map(|n| sizes[n])
+        .sum()
 }
 
 /// One layer per path while the budget lasts; when there are more paths than

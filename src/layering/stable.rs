@@ -28,10 +28,9 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use anyhow::Result;
 
 use crate::closure::{ClosureGraph, NodeId};
-use crate::layering::StoreLayer;
-use crate::layering::auto::{closure_size, name_bucket, nar_sizes};
 use crate::layering::bitset::BitSet;
 use crate::layering::popularity::topological_order;
+use crate::layering::{StoreLayer, closure_size, nar_sizes};
 
 /// Where a path goes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,7 +66,7 @@ pub fn layers(
     for (node, group) in top_level_groups(graph, &tops, &sizes, reserved) {
         groups.entry(group).or_default().push(node);
     }
-    for cluster in merged_groups(graph, &others, &sizes, budget - reserved)? {
+    for cluster in merged_groups(graph, &referrers, &others, &sizes, budget - reserved)? {
         groups.insert(Group::Merged(cluster[0]), cluster);
     }
 
@@ -126,6 +125,15 @@ fn top_level_groups(
         .collect()
 }
 
+/// A bucket for `name`, from a hash of it (FNV-1a), so that a package keeps
+/// its bucket whatever else is in the image.
+fn name_bucket(name: &str, buckets: usize) -> NodeId {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % buckets as u64) as NodeId
+}
+
 /// A group of paths while they are merged.
 #[derive(Default)]
 struct Cluster {
@@ -146,6 +154,7 @@ type Entry = Reverse<(u128, usize, usize, u32, u32)>;
 /// Groups `paths` into at most `budget` groups, cheapest merges first.
 fn merged_groups(
     graph: &ClosureGraph,
+    referrers: &[Vec<NodeId>],
     paths: &[NodeId],
     sizes: &[u64],
     budget: usize,
@@ -163,7 +172,7 @@ fn merged_groups(
     for (i, &node) in order.iter().enumerate() {
         local[node] = i;
     }
-    let deps = dependency_sets(graph, &local, order.len())?;
+    let deps = dependency_sets(graph, &order, &local)?;
 
     let mut clusters: Vec<Cluster> = order
         .iter()
@@ -177,7 +186,7 @@ fn merged_groups(
             version: 0,
         })
         .collect();
-    for (a, b) in initial_candidates(graph, &order, &local, sizes) {
+    for (a, b) in initial_candidates(graph, referrers, &order, &local, sizes) {
         clusters[a].candidates.push(b);
         clusters[b].candidates.push(a);
     }
@@ -217,9 +226,8 @@ fn merged_groups(
         }
         merge(&mut clusters, &mut merged_into, a, b);
         alive -= 1;
-        for other in clusters[a].candidates.clone() {
-            let (x, y) = (a.min(other), a.max(other));
-            queue.push(entry(&clusters, x, y));
+        for &other in &clusters[a].candidates {
+            queue.push(entry(&clusters, a.min(other), a.max(other)));
         }
     }
     Ok((0..clusters.len())
@@ -276,21 +284,22 @@ fn find(merged_into: &mut [usize], c: usize) -> usize {
 
 /// For each path being grouped (by local index), the grouped paths whose
 /// change changes it: those in its closure, itself included.
-fn dependency_sets(graph: &ClosureGraph, local: &[usize], count: usize) -> Result<Vec<BitSet>> {
-    let mut closure: Vec<Option<BitSet>> = vec![None; graph.len()];
-    let mut sets = vec![BitSet::new(0); count];
+fn dependency_sets(graph: &ClosureGraph, order: &[NodeId], local: &[usize]) -> Result<Vec<BitSet>> {
+    let mut closure: Vec<BitSet> = vec![BitSet::default(); graph.len()];
     for &node in topological_order(graph)?.iter().rev() {
-        let mut set = BitSet::new(count);
+        let mut set = BitSet::new(order.len());
         for &r in &graph.node(node).references {
-            set.union_with(closure[r].as_ref().expect("references come first"));
+            set.union_with(&closure[r]);
         }
         if local[node] != usize::MAX {
             set.insert(local[node]);
-            sets[local[node]] = set.clone();
         }
-        closure[node] = Some(set);
+        closure[node] = set;
     }
-    Ok(sets)
+    Ok(order
+        .iter()
+        .map(|&n| std::mem::take(&mut closure[n]))
+        .collect())
 }
 
 /// Pairs worth weighing at the start (local indices, smaller first): each
@@ -298,21 +307,26 @@ fn dependency_sets(graph: &ClosureGraph, local: &[usize], count: usize) -> Resul
 /// their four nearest in size.
 fn initial_candidates(
     graph: &ClosureGraph,
+    referrers: &[Vec<NodeId>],
     order: &[NodeId],
     local: &[usize],
     sizes: &[u64],
 ) -> Vec<(usize, usize)> {
+    let grouped = |nodes: &[NodeId]| -> Vec<usize> {
+        nodes
+            .iter()
+            .map(|&n| local[n])
+            .filter(|&l| l != usize::MAX)
+            .collect()
+    };
     let mut pairs = Vec::new();
-    let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); graph.len()];
     for (a, &node) in order.iter().enumerate() {
-        for &r in &graph.node(node).references {
-            referrers[r].push(a);
-            if local[r] != usize::MAX {
-                pairs.push((a.min(local[r]), a.max(local[r])));
-            }
+        for b in grouped(&graph.node(node).references) {
+            pairs.push((a.min(b), a.max(b)));
         }
     }
-    for mut siblings in referrers {
+    for users in referrers {
+        let mut siblings = grouped(users);
         siblings.sort_by_key(|&a| (sizes[order[a]], a));
         for (i, &a) in siblings.iter().enumerate() {
             for &b in siblings.iter().skip(i + 1).take(4) {
