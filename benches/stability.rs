@@ -532,11 +532,7 @@ fn report(
                     ));
                 }
             }
-            let ratio = if minimum == 0 {
-                "—".to_owned()
-            } else {
-                format!("{:.2}", shipped as f64 / minimum as f64)
-            };
+            let ratio = ratio(shipped, minimum);
             print!(
                 " {:.1} | {ratio} | {} | {:.1} |",
                 mib(shipped),
@@ -549,9 +545,9 @@ fn report(
     print!("| all five | {:.1} |", mib(total_minimum));
     for total in totals {
         print!(
-            " **{:.1}** | {:.2} | | |",
+            " **{:.1}** | {} | | |",
             mib(total),
-            total as f64 / total_minimum as f64
+            ratio(total, total_minimum)
         );
     }
     println!();
@@ -569,6 +565,15 @@ fn reshipped(old: &BTreeSet<Vec<(String, u64)>>, new: &[Vec<(String, u64)>]) -> 
         .filter(|l| !old.contains(*l))
         .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
         .sum()
+}
+
+/// `shipped` as a multiple of `minimum`, or a dash when nothing had to be.
+fn ratio(shipped: u64, minimum: u64) -> String {
+    if minimum == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.2}", shipped as f64 / minimum as f64)
+    }
 }
 
 /// The bytes of `v2`'s paths that `v1` lacks.
@@ -666,11 +671,7 @@ fn sweep(base: &Universe, budget: usize) {
                 .zip(&minimums)
                 .filter(|(s, m)| s <= m)
                 .count();
-            let ratio = if total_minimum == 0 {
-                "—".to_owned()
-            } else {
-                format!("{:.2}", total as f64 / total_minimum as f64)
-            };
+            let ratio = ratio(total, total_minimum);
             print!(
                 " {:.1} | {ratio} | {exact} of {} |",
                 mib(total),
