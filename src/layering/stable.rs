@@ -88,12 +88,13 @@ pub fn layers(
 }
 
 /// The layers kept for top-level packages: as many as there are packages,
-/// rounded up to a multiple of eight so that one more or less seldom takes a
-/// layer from the other paths; at most half the budget, unless the other
-/// paths need fewer.
+/// rounded up to a multiple of a twelfth of the budget (eight of 99) so that
+/// one more or less seldom takes a layer from the other paths; at most half
+/// the budget, unless the other paths need fewer.
 fn top_level_share(budget: usize, tops: usize, others: usize) -> usize {
     let most = budget.saturating_sub(others.min(budget / 2)).max(1);
-    most.min(tops.div_ceil(8).max(1) * 8)
+    let step = (budget / 12).max(1);
+    most.min(tops.div_ceil(step).max(1) * step)
 }
 
 /// The group of each top-level package, given `share` layers for them all.
@@ -395,7 +396,7 @@ mod tests {
         // Three layers for the four libraries: a-ext joins lib-a, whose
         // change changes it anyway (cost 10: a-ext's own change re-sends
         // lib-a). lib-a with lib-b would cost 20, anything with libc 100.
-        let got = layered(&g, 6);
+        let got = layered(&g, 5);
         assert_eq!(
             got,
             // Dependencies first: by the size of each layer's closure.
@@ -451,6 +452,11 @@ mod tests {
         let tools: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
         nodes.push(("helper".to_owned(), 1, tools));
         nodes.push(("libc".to_owned(), 50_000, vec![]));
+        layered(&owned_graph(&nodes), 20)
+    }
+
+    /// `sized_graph` of nodes with names built at run time.
+    fn owned_graph(nodes: &[(String, u64, Vec<String>)]) -> ClosureGraph {
         let refs: Vec<Vec<&str>> = nodes
             .iter()
             .map(|n| n.2.iter().map(String::as_str).collect())
@@ -460,7 +466,7 @@ mod tests {
             .zip(&refs)
             .map(|(n, r)| (n.0.as_str(), n.1, r.as_slice()))
             .collect();
-        layered(&sized_graph(&borrowed), 20)
+        sized_graph(&borrowed)
     }
 
     #[test]
@@ -487,6 +493,23 @@ mod tests {
             assert!(changed[0].contains(&"new-tool".to_owned()));
             assert_eq!(changed[0].len() == 1, alone, "{changed:?}");
         }
+    }
+
+    #[test]
+    fn a_small_budget_keeps_no_spare_layers_for_top_level_packages() {
+        // One application on a chain of 20 libraries, 9 layers: the
+        // application alone, and all 8 others for the libraries.
+        let mut nodes = vec![
+            ("helper".to_owned(), 1, vec!["app".to_owned()]),
+            ("app".to_owned(), 100, vec!["lib00".to_owned()]),
+        ];
+        for i in 0..20u64 {
+            let next = (i < 19).then(|| format!("lib{:02}", i + 1));
+            nodes.push((format!("lib{i:02}"), 10 + i, next.into_iter().collect()));
+        }
+        let got = layered(&owned_graph(&nodes), 9);
+        assert_eq!(got.len(), 9, "{got:?}");
+        assert!(got.contains(&vec!["app".to_owned()]), "{got:?}");
     }
 
     #[test]
