@@ -21,25 +21,39 @@ pub fn store_path(name: &str) -> String {
 
 /// A graph from `(name, references)` pairs; every path has NAR size 1.
 pub fn graph(edges: &[(&str, &[&str])]) -> ClosureGraph {
-    let records = edges
-        .iter()
-        .map(|(name, refs)| PathRecord {
-            path: store_path(name),
-            nar_size: Some(1),
-            references: refs.iter().map(|r| store_path(r)).collect(),
-        })
-        .collect();
-    ClosureGraph::from_records(records, "/nix/store").unwrap()
+    graph_of(
+        edges
+            .iter()
+            .map(|(name, refs)| (*name, 1, refs.iter().copied())),
+    )
 }
 
 /// A graph from `(name, NAR size, references)`.
 pub fn sized_graph(nodes: &[(&str, u64, &[&str])]) -> ClosureGraph {
+    graph_of(
+        nodes
+            .iter()
+            .map(|(name, size, refs)| (*name, *size, refs.iter().copied())),
+    )
+}
+
+/// `sized_graph` of names built at run time.
+pub fn owned_graph(nodes: &[(String, u64, Vec<String>)]) -> ClosureGraph {
+    graph_of(
+        nodes
+            .iter()
+            .map(|(name, size, refs)| (name.as_str(), *size, refs.iter().map(String::as_str))),
+    )
+}
+
+fn graph_of<'a, R: Iterator<Item = &'a str>>(
+    nodes: impl Iterator<Item = (&'a str, u64, R)>,
+) -> ClosureGraph {
     let records = nodes
-        .iter()
         .map(|(name, size, refs)| PathRecord {
             path: store_path(name),
-            nar_size: Some(*size),
-            references: refs.iter().map(|r| store_path(r)).collect(),
+            nar_size: Some(size),
+            references: refs.map(store_path).collect(),
         })
         .collect();
     ClosureGraph::from_records(records, "/nix/store").unwrap()

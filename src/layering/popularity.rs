@@ -153,7 +153,7 @@ fn ancestor_sets(n: usize, topo: &[NodeId], parents: &[Vec<NodeId>]) -> Vec<BitS
 mod tests {
     use super::*;
     use crate::closure::PathRecord;
-    use crate::test_support::{graph, store_path as test_store_path};
+    use crate::test_support::{graph, owned_graph, store_path as test_store_path};
 
     fn names(graph: &ClosureGraph, order: &[NodeId]) -> Vec<String> {
         order
@@ -236,13 +236,9 @@ mod tests {
             edges.push((r, vec![next]));
         }
         edges.push(("t200".to_owned(), vec![]));
-        let borrowed: Vec<(&str, Vec<&str>)> = edges
-            .iter()
-            .map(|(n, r)| (n.as_str(), r.iter().map(String::as_str).collect()))
-            .collect();
-        let slices: Vec<(&str, &[&str])> =
-            borrowed.iter().map(|(n, r)| (*n, r.as_slice())).collect();
-        let g = graph(&slices);
+        let nodes: Vec<(String, u64, Vec<String>)> =
+            edges.into_iter().map(|(n, r)| (n, 1, r)).collect();
+        let g = owned_graph(&nodes);
         let order = order(&g).unwrap();
         assert_eq!(g.node(order[0]).path.name(), "t200");
         assert_eq!(g.node(*order.last().unwrap()).path.name(), "t0");

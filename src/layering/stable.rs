@@ -362,7 +362,7 @@ fn reason(graph: &ClosureGraph, group: &Group, paths: &[NodeId], sizes: &[u64]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{layer_names, sized_graph};
+    use crate::test_support::{layer_names, owned_graph, sized_graph};
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -453,20 +453,6 @@ mod tests {
         nodes.push(("helper".to_owned(), 1, tools));
         nodes.push(("libc".to_owned(), 50_000, vec![]));
         layered(&owned_graph(&nodes), 20)
-    }
-
-    /// `sized_graph` of nodes with names built at run time.
-    fn owned_graph(nodes: &[(String, u64, Vec<String>)]) -> ClosureGraph {
-        let refs: Vec<Vec<&str>> = nodes
-            .iter()
-            .map(|n| n.2.iter().map(String::as_str).collect())
-            .collect();
-        let borrowed: Vec<(&str, u64, &[&str])> = nodes
-            .iter()
-            .zip(&refs)
-            .map(|(n, r)| (n.0.as_str(), n.1, r.as_slice()))
-            .collect();
-        sized_graph(&borrowed)
     }
 
     #[test]
