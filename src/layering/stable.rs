@@ -7,8 +7,9 @@
 //!   come and go most. Each gets a layer of its own while the layers reserved
 //!   for them last. When they are too many, those at least as large as a
 //!   threshold stay alone and the rest share a few layers by a hash of their
-//!   name. The threshold is a power of two, so it seldom moves when a package
-//!   comes or goes, and the layers of the others stay as they were.
+//!   name. The threshold is a power of two or halfway between two (in
+//!   ratio), so it seldom moves when a package comes or goes, and the layers
+//!   of the others stay as they were.
 //! - *Everything else* starts as one layer per path, and the two layers whose
 //!   union costs least are merged until the budget is met. Merging A and B
 //!   costs `size(A) × |deps(B) − deps(A)| + size(B) × |deps(A) − deps(B)|`,
@@ -109,9 +110,7 @@ fn top_level_groups(
     }
     let buckets = (share / 2).max(1);
     let alone_at_most = share - buckets;
-    let threshold = (0..64)
-        .map(|bits| 1u64 << bits)
-        .chain([u64::MAX])
+    let threshold = thresholds()
         .find(|&threshold| tops.iter().filter(|&&t| sizes[t] >= threshold).count() <= alone_at_most)
         .expect("no size reaches u64::MAX");
     tops.iter()
@@ -124,6 +123,19 @@ fn top_level_groups(
             (t, group)
         })
         .collect()
+}
+
+/// The sizes a threshold may take, ascending: powers of two and, between
+/// each two, the power times 181/128 (about √2), in whole numbers so that
+/// every machine finds the same.
+fn thresholds() -> impl Iterator<Item = u64> {
+    (0..64)
+        .flat_map(|bits| {
+            let power = 1u128 << bits;
+            [power, power * 181 / 128]
+        })
+        .map(|threshold| u64::try_from(threshold).unwrap_or(u64::MAX))
+        .chain([u64::MAX])
 }
 
 /// A bucket for `name`, from a hash of it (FNV-1a), so that a package keeps
@@ -465,6 +477,31 @@ mod tests {
             assert!(got.contains(&vec![format!("tool{i}")]), "tool{i}: {got:?}");
         }
         assert!(!got.contains(&vec!["tool23".to_owned()]), "{got:?}");
+    }
+
+    #[test]
+    fn the_threshold_may_fall_halfway_between_powers_of_two() {
+        // Ten tools of 1500 bytes and twenty of 1100 on libc, budget 20: at
+        // most ten alone. 2048 would leave them all in buckets; 1448 (1024
+        // times 181/128) keeps the ten larger ones alone.
+        let mut nodes: Vec<(String, u64, Vec<String>)> = (0..30)
+            .map(|i| {
+                let size = if i < 10 { 1500 } else { 1100 };
+                (format!("tool{i}"), size, vec!["libc".to_owned()])
+            })
+            .collect();
+        let tools: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
+        nodes.push(("helper".to_owned(), 1, tools));
+        nodes.push(("libc".to_owned(), 50_000, vec![]));
+        let got = layered(&owned_graph(&nodes), 20);
+        for i in 0..10 {
+            assert!(got.contains(&vec![format!("tool{i}")]), "tool{i}: {got:?}");
+        }
+        // The smaller twenty share the nine name buckets.
+        let small =
+            |name: &String| name.starts_with("tool") && name[4..].parse::<u32>().unwrap() >= 10;
+        let buckets = got.iter().filter(|l| l.iter().all(small)).count();
+        assert!(buckets <= 9, "{got:?}");
     }
 
     #[test]
