@@ -838,6 +838,9 @@ fn seeds(count: u64, budget: usize) {
         "added",
         "removed",
     ];
+    if count == 0 {
+        return;
+    }
     println!("#### The single cases on {count} generated graphs\n");
     println!(
         "| seed | strategy | application (× its size) | lib5 (× minimum) | libc (× minimum) | added (× minimum) | tool7 removed (MiB) | targets met |"
