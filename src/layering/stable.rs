@@ -455,8 +455,14 @@ mod tests {
 
     /// 30 small tools on libc, and `extra` as a 31st of the given size.
     fn tools(extra: Option<u64>) -> Vec<Vec<String>> {
+        tools_sized(|i| 1000 + i, extra)
+    }
+
+    /// 30 tools on libc, tool `i` of `size(i)` bytes, and `extra` as a
+    /// 31st; layered with a budget of 20.
+    fn tools_sized(size: impl Fn(u64) -> u64, extra: Option<u64>) -> Vec<Vec<String>> {
         let mut nodes: Vec<(String, u64, Vec<String>)> = (0..30)
-            .map(|i| (format!("tool{i}"), 1000 + i, vec!["libc".to_owned()]))
+            .map(|i| (format!("tool{i}"), size(i), vec!["libc".to_owned()]))
             .collect();
         if let Some(size) = extra {
             nodes.push(("new-tool".to_owned(), size, vec!["libc".to_owned()]));
@@ -484,23 +490,16 @@ mod tests {
         // Ten tools of 1500 bytes and twenty of 1100 on libc, budget 20: at
         // most ten alone. 2048 would leave them all in buckets; 1448 (1024
         // times 181/128) keeps the ten larger ones alone.
-        let mut nodes: Vec<(String, u64, Vec<String>)> = (0..30)
-            .map(|i| {
-                let size = if i < 10 { 1500 } else { 1100 };
-                (format!("tool{i}"), size, vec!["libc".to_owned()])
-            })
-            .collect();
-        let tools: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
-        nodes.push(("helper".to_owned(), 1, tools));
-        nodes.push(("libc".to_owned(), 50_000, vec![]));
-        let got = layered(&owned_graph(&nodes), 20);
+        let got = tools_sized(|i| if i < 10 { 1500 } else { 1100 }, None);
         for i in 0..10 {
             assert!(got.contains(&vec![format!("tool{i}")]), "tool{i}: {got:?}");
         }
         // The smaller twenty share the nine name buckets.
-        let small =
-            |name: &String| name.starts_with("tool") && name[4..].parse::<u32>().unwrap() >= 10;
-        let buckets = got.iter().filter(|l| l.iter().all(small)).count();
+        let small: BTreeSet<String> = (10..30).map(|i| format!("tool{i}")).collect();
+        let buckets = got
+            .iter()
+            .filter(|l| l.iter().all(|name| small.contains(name)))
+            .count();
         assert!(buckets <= 9, "{got:?}");
     }
 
