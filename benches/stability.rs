@@ -594,7 +594,8 @@ fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
 /// The same kinds of change over many packages rather than one, so that a
 /// strategy is not judged by where one package happens to land: every
 /// top-level package removed in turn, 24 packages of various sizes added in
-/// turn, and every package with 2 to 60 dependents changed in turn.
+/// turn (on existing dependencies only, then each with new libraries of its
+/// own), and every package with 2 to 60 dependents changed in turn.
 fn sweep(base: &Universe, budget: usize) {
     print_sweep(&sweep_totals(base, budget));
 }
@@ -652,19 +653,37 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
         })
         .collect();
     let names: Vec<&String> = base.packages.keys().collect();
-    let additions: Vec<Universe> = (0..24u64)
-        .map(|i| {
-            let mut u = base.clone();
-            let model = names[(i as usize * 7919) % names.len()];
-            let deps = base.packages[model].deps.clone();
-            let name = format!("added-{i}");
-            let size = (1u64 << 18) << (i % 6);
-            u.packages
-                .insert(name.clone(), Package::new(name.clone(), size, deps));
-            u.top_level.push(name);
-            u
-        })
-        .collect();
+    // Package `i` added, 0.25 to 8 MiB, on the dependencies of an existing
+    // package, and with `new_libraries` libraries of its own (0.125 to
+    // 8 MiB), each on the dependencies of another.
+    let added = |i: u64, new_libraries: u64| {
+        let mut u = base.clone();
+        let pick = |k: u64| {
+            base.packages[names[(k as usize * 7919) % names.len()]]
+                .deps
+                .clone()
+        };
+        let mut deps = pick(i + 24 * new_libraries.min(1));
+        for j in 0..new_libraries {
+            let name = format!("added-{i}-lib{j}");
+            let size = (1u64 << 17) << ((i + j) % 7);
+            u.packages.insert(
+                name.clone(),
+                Package::new(name.clone(), size, pick(48 + 3 * i + j)),
+            );
+            deps.push(name);
+        }
+        let name = format!("added-{i}");
+        let size = (1u64 << 18) << (i % 6);
+        u.packages
+            .insert(name.clone(), Package::new(name.clone(), size, deps));
+        u.top_level.push(name);
+        u
+    };
+    let additions: Vec<Universe> = (0..24).map(|i| added(i, 0)).collect();
+    // As a removal takes away the dependencies only that package had, an
+    // addition often brings some of its own.
+    let additions_with_libraries: Vec<Universe> = (0..24).map(|i| added(i, 1 + i % 3)).collect();
     let libraries: Vec<Universe> = base
         .packages
         .keys()
@@ -689,6 +708,13 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 additions.len()
             ),
             additions,
+        ),
+        (
+            format!(
+                "a package added with 1 to 3 new libraries of its own, {} variants",
+                additions_with_libraries.len()
+            ),
+            additions_with_libraries,
         ),
         (
             format!(
@@ -916,6 +942,7 @@ fn seeds(count: u64, budget: usize) {
     let kinds = [
         "top-level packages removed",
         "packages added",
+        "packages added with new libraries",
         "libraries changed",
     ];
     for (kind, sum) in kinds.iter().zip(&mut sweeps) {
