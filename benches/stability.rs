@@ -653,17 +653,17 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
         })
         .collect();
     let names: Vec<&String> = base.packages.keys().collect();
-    // Package `i` added, 0.25 to 8 MiB, on the dependencies of an existing
-    // package, and with `new_libraries` libraries of its own (0.125 to
-    // 8 MiB), each on the dependencies of another.
-    let added = |i: u64, new_libraries: u64| {
+    // Package `i` added, 0.25 to 8 MiB, on the dependencies of existing
+    // package `model`, with `new_libraries` libraries of its own (0.125 to
+    // 8 MiB), each on the dependencies of yet another (from the 48th on).
+    let added = |i: u64, model: u64, new_libraries: u64| {
         let mut u = base.clone();
         let pick = |k: u64| {
             base.packages[names[(k as usize * 7919) % names.len()]]
                 .deps
                 .clone()
         };
-        let mut deps = pick(i + 24 * new_libraries.min(1));
+        let mut deps = pick(model);
         for j in 0..new_libraries {
             let name = format!("added-{i}-lib{j}");
             let size = (1u64 << 17) << ((i + j) % 7);
@@ -680,10 +680,11 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
         u.top_level.push(name);
         u
     };
-    let additions: Vec<Universe> = (0..24).map(|i| added(i, 0)).collect();
+    let additions: Vec<Universe> = (0..24).map(|i| added(i, i, 0)).collect();
     // As a removal takes away the dependencies only that package had, an
     // addition often brings some of its own.
-    let additions_with_libraries: Vec<Universe> = (0..24).map(|i| added(i, 1 + i % 3)).collect();
+    let additions_with_libraries: Vec<Universe> =
+        (0..24).map(|i| added(i, 24 + i, 1 + i % 3)).collect();
     let libraries: Vec<Universe> = base
         .packages
         .keys()
