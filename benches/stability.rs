@@ -627,6 +627,8 @@ fn print_sweep(kinds: &[SweepKind]) {
 /// One kind of change of a sweep, summed over its changes.
 struct SweepKind {
     title: String,
+    /// The kind without its count, for sums over several graphs.
+    short: &'static str,
     changes: usize,
     minimum: u64,
     /// Per strategy, in the order of `STRATEGIES`.
@@ -639,8 +641,8 @@ struct SweepOutcome {
     exact: usize,
 }
 
-/// The three kinds of change of the sweep over `base`, measured; the titles
-/// name each kind with its count.
+/// The kinds of change of the sweep over `base`, measured; the titles name
+/// each kind with its count.
 fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
     let v1 = base.closure();
     let removals: Vec<Universe> = base
@@ -702,6 +704,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 removals.len()
             ),
             removals,
+            "top-level packages removed",
         ),
         (
             format!(
@@ -709,6 +712,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 additions.len()
             ),
             additions,
+            "packages added",
         ),
         (
             format!(
@@ -716,6 +720,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 additions_with_libraries.len()
             ),
             additions_with_libraries,
+            "packages added with new libraries",
         ),
         (
             format!(
@@ -723,11 +728,12 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 libraries.len()
             ),
             libraries,
+            "libraries changed",
         ),
     ];
     kinds
         .into_iter()
-        .map(|(title, universes)| {
+        .map(|(title, universes, short)| {
             let closures: Vec<Vec<PathRecord>> = universes.iter().map(Universe::closure).collect();
             let minimums: Vec<u64> = closures.iter().map(|v2| minimum(&v1, v2)).collect();
             let outcomes = STRATEGIES
@@ -751,6 +757,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 .collect();
             SweepKind {
                 title,
+                short,
                 changes: closures.len(),
                 minimum: minimums.iter().sum(),
                 outcomes,
@@ -940,14 +947,8 @@ fn seeds(count: u64, budget: usize) {
         );
     }
     println!("\nThe sweeps on the {count} graphs, summed:\n");
-    let kinds = [
-        "top-level packages removed",
-        "packages added",
-        "packages added with new libraries",
-        "libraries changed",
-    ];
-    for (kind, sum) in kinds.iter().zip(&mut sweeps) {
-        sum.title = format!("{kind}, {} in all", sum.changes);
+    for sum in &mut sweeps {
+        sum.title = format!("{}, {} in all", sum.short, sum.changes);
     }
     print_sweep(&sweeps);
 }
