@@ -861,8 +861,7 @@ fn main() {
 /// application's size, every other within 1.5× of the minimum. One graph's
 /// cases land well or badly by chance; this shows how often they land well.
 /// `measured` is one seed's sweep, already measured.
-fn seeds(count: u64, budget: usize, measured: (u64, Vec<SweepKind>)) {
-    let (measured_seed, mut measured_sweep) = (measured.0, Some(measured.1));
+fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<SweepKind>)) {
     const LABELS: [&str; 5] = [
         "application",
         "mid-level library",
@@ -880,6 +879,7 @@ fn seeds(count: u64, budget: usize, measured: (u64, Vec<SweepKind>)) {
     println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     let mut met = [[0u64; 5]; STRATEGIES.len()];
     let mut sweeps: Vec<SweepKind> = Vec::new();
+    let mut measured_sweep = Some(measured_sweep);
     for seed in 1..=count {
         let base = synthetic_universe(seed);
         let kinds = match measured_sweep.take_if(|_| seed == measured_seed) {
