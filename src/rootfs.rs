@@ -76,9 +76,7 @@ impl RootTree {
         }
         Ok(())
     }
-}
 
-impl RootTree {
     /// Makes the tree on disk in the directory `dir`: directories
     /// (writable), symlinks and files.
     pub fn write_to(&self, dir: &Path) -> Result<()> {
