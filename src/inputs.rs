@@ -174,9 +174,14 @@ fn directories_in_tree(
     }
 }
 
+/// As `directories_in_tree`, in the same (name) order whatever order the
+/// file system lists them in.
 fn directories_on_disk(dir: &Path, prefix: &str, found: &mut Vec<String>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let entry = entry?;
+    let mut entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
         if entry.file_type()?.is_dir() {
             let path = joined(prefix, &entry.file_name().to_string_lossy());
             directories_on_disk(&entry.path(), &path, found)?;
