@@ -75,6 +75,12 @@ impl LayerPlan {
         format!("strata: {}: {}", self.reason, items.join(" "))
     }
 
+    /// Whether it could be the customisation layer: a root, no store paths,
+    /// nothing from a base image.
+    fn is_customisation(&self) -> bool {
+        self.paths.is_empty() && self.base.is_none()
+    }
+
     /// A rough size, to start the largest layers first.
     pub fn estimated_size(&self) -> u64 {
         match &self.base {
@@ -85,18 +91,13 @@ impl LayerPlan {
 }
 
 impl ImagePlan {
-    /// The customisation layer: the last one, when it holds a root and no
-    /// store paths.
+    /// The customisation layer: the last one, when it is one.
     pub fn customisation_layer(&self) -> Option<&LayerPlan> {
-        self.layers
-            .last()
-            .filter(|l| l.paths.is_empty() && l.base.is_none())
+        self.layers.last().filter(|l| l.is_customisation())
     }
 
     pub fn customisation_layer_mut(&mut self) -> Option<&mut LayerPlan> {
-        self.layers
-            .last_mut()
-            .filter(|l| l.paths.is_empty() && l.base.is_none())
+        self.layers.last_mut().filter(|l| l.is_customisation())
     }
 
     /// The header owner, time and mode of the entries of the layers.
