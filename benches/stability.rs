@@ -506,17 +506,16 @@ fn report(
     );
     let mut totals = [0u64; STRATEGIES.len()];
     let mut total_minimum = 0;
+    let olds = old_layerings(&v1, budget);
     for (name, universe) in cases {
         let v2 = universe.closure();
         let old_paths: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
         let minimum = minimum(&v1, &v2);
         total_minimum += minimum;
         print!("| {name} | {:.1} |", mib(minimum));
-        for (index, (_, strategy)) in STRATEGIES.into_iter().enumerate() {
-            let old: BTreeSet<Vec<(String, u64)>> =
-                layering(&v1, strategy, budget).into_iter().collect();
+        for (index, ((_, strategy), old)) in STRATEGIES.into_iter().zip(&olds).enumerate() {
             let new = layering(&v2, strategy, budget);
-            let shipped = reshipped(&old, &new);
+            let shipped = reshipped(old, &new);
             totals[index] += shipped;
             let largest = new
                 .iter()
@@ -563,6 +562,14 @@ fn report(
         println!();
     }
     print!("{details}");
+}
+
+/// The layers of `v1` under each strategy, in the order of `STRATEGIES`.
+fn old_layerings(v1: &[PathRecord], budget: usize) -> Vec<BTreeSet<Vec<(String, u64)>>> {
+    STRATEGIES
+        .into_iter()
+        .map(|(_, strategy)| layering(v1, strategy, budget).into_iter().collect())
+        .collect()
 }
 
 /// The bytes of `new`'s layers that `old` lacks: what a registry receives.
@@ -692,6 +699,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
             u
         })
         .collect();
+    let olds = old_layerings(&v1, budget);
     let kinds = [
         (
             format!(
@@ -733,12 +741,11 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
             let minimums: Vec<u64> = closures.iter().map(|v2| minimum(&v1, v2)).collect();
             let outcomes = STRATEGIES
                 .into_iter()
-                .map(|(_, strategy)| {
-                    let old: BTreeSet<Vec<(String, u64)>> =
-                        layering(&v1, strategy, budget).into_iter().collect();
+                .zip(&olds)
+                .map(|((_, strategy), old)| {
                     let shipped: Vec<u64> = closures
                         .iter()
-                        .map(|v2| reshipped(&old, &layering(v2, strategy, budget)))
+                        .map(|v2| reshipped(old, &layering(v2, strategy, budget)))
                         .collect();
                     SweepOutcome {
                         shipped: shipped.iter().sum(),
@@ -904,13 +911,12 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
             .iter()
             .map(|(_, universe)| universe.closure())
             .collect();
-        for (index, (name, strategy)) in STRATEGIES.into_iter().enumerate() {
-            let old: BTreeSet<Vec<(String, u64)>> =
-                layering(&v1, strategy, budget).into_iter().collect();
+        let olds = old_layerings(&v1, budget);
+        for (index, ((name, strategy), old)) in STRATEGIES.into_iter().zip(&olds).enumerate() {
             let mut cells = Vec::new();
             let mut met_here = 0;
             for (case, v2) in changed.iter().enumerate() {
-                let shipped = reshipped(&old, &layering(v2, strategy, budget));
+                let shipped = reshipped(old, &layering(v2, strategy, budget));
                 let (reference, limit) = if case == 0 {
                     (app_size, app_size + app_size / 20)
                 } else {
