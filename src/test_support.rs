@@ -59,6 +59,13 @@ fn graph_of<'a, R: Iterator<Item = &'a str>>(
     ClosureGraph::from_records(records, "/nix/store").unwrap()
 }
 
+/// The node of `graph` whose path is named `name`.
+pub fn node_named(graph: &ClosureGraph, name: &str) -> crate::closure::NodeId {
+    (0..graph.len())
+        .find(|&i| graph.node(i).path.name() == name)
+        .unwrap_or_else(|| panic!("no path named {name}"))
+}
+
 /// Each layer's path names, sorted, bottom layer first.
 pub fn layer_names(
     graph: &ClosureGraph,

@@ -111,7 +111,7 @@ fn split_by_budget(order: Vec<NodeId>, budget: usize) -> Vec<StoreLayer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::graph as test_graph;
+    use crate::test_support::{graph as test_graph, node_named};
 
     const ALL: [LayeringStrategy; 4] = [
         LayeringStrategy::Stable,
@@ -150,9 +150,7 @@ mod tests {
             ("lib", &["libc"]),
             ("libc", &[]),
         ]);
-        let helper = (0..g.len())
-            .find(|&i| g.node(i).path.name() == "helper")
-            .unwrap();
+        let helper = node_named(&g, "helper");
         let excluded = BTreeSet::from([helper]);
         for strategy in ALL {
             for budget in 1..5 {

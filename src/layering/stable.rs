@@ -374,7 +374,7 @@ fn reason(graph: &ClosureGraph, group: &Group, paths: &[NodeId], sizes: &[u64]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{layer_names, owned_graph, sized_graph};
+    use crate::test_support::{layer_names, node_named, owned_graph, sized_graph};
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -382,9 +382,7 @@ mod tests {
 
     /// The layers of `graph` without its `helper` path, as sorted names.
     fn layered(graph: &ClosureGraph, budget: usize) -> Vec<Vec<String>> {
-        let helper = (0..graph.len())
-            .filter(|&i| graph.node(i).path.name() == "helper")
-            .collect();
+        let helper = BTreeSet::from([node_named(graph, "helper")]);
         layer_names(graph, &layers(graph, &helper, budget).unwrap())
     }
 
@@ -433,9 +431,7 @@ mod tests {
     #[test]
     fn reasons_name_the_groups() {
         let g = libraries();
-        let helper = (0..g.len())
-            .filter(|&i| g.node(i).path.name() == "helper")
-            .collect();
+        let helper = BTreeSet::from([node_named(&g, "helper")]);
         let reasons: Vec<String> = layers(&g, &helper, 4)
             .unwrap()
             .into_iter()
