@@ -59,6 +59,18 @@ pub fn store_layers(
     Ok(layers)
 }
 
+/// A store path name without its version: after the first, the
+/// dash-separated parts that start with a digit are left out
+/// (`glibc-2.40-66-bin` → `glibc-bin`), so that a package's new version is
+/// known as the same package.
+fn version_free(name: &str) -> String {
+    let mut parts = name.split('-');
+    let first = parts.next().unwrap_or_default();
+    parts
+        .filter(|part| !part.starts_with(|c: char| c.is_ascii_digit()))
+        .fold(first.to_owned(), |key, part| key + "-" + part)
+}
+
 /// Every path's NAR size, which the size-aware strategies need.
 fn nar_sizes(graph: &ClosureGraph) -> Result<Vec<u64>> {
     let Some(sizes) = graph.nodes().iter().map(|n| n.nar_size).collect() else {
@@ -119,6 +131,18 @@ mod tests {
         LayeringStrategy::Popularity,
         LayeringStrategy::Single,
     ];
+
+    #[test]
+    fn version_free_names() {
+        assert_eq!(version_free("glibc-2.40-66-bin"), "glibc-bin");
+        assert_eq!(version_free("hello-2.12.1"), "hello");
+        assert_eq!(
+            version_free("python3.12-requests-2.31.0"),
+            "python3.12-requests"
+        );
+        assert_eq!(version_free("7zz-24.08"), "7zz");
+        assert_eq!(version_free("source"), "source");
+    }
 
     #[test]
     fn budget_split() {

@@ -7,7 +7,7 @@
 //!   come and go most. Each gets a layer of its own while the layers reserved
 //!   for them last. When they are too many, those at least as large as a
 //!   threshold stay alone and the rest share a few layers by a hash of their
-//!   name. The threshold is a power of two or halfway between two (in
+//!   name (without its version). The threshold is a power of two or halfway between two (in
 //!   ratio), so it seldom moves when a package comes or goes, and the layers
 //!   of the others stay as they were.
 //! - *Everything else* starts as one layer per path, and the two layers whose
@@ -31,7 +31,7 @@ use anyhow::Result;
 use crate::closure::{ClosureGraph, NodeId};
 use crate::layering::bitset::BitSet;
 use crate::layering::popularity::topological_order;
-use crate::layering::{StoreLayer, closure_size, nar_sizes};
+use crate::layering::{StoreLayer, closure_size, nar_sizes, version_free};
 
 /// Where a path goes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,7 +118,10 @@ fn top_level_groups(
             let group = if sizes[t] >= threshold {
                 Group::Top(t)
             } else {
-                Group::TopBucket(name_bucket(graph.node(t).path.name(), buckets))
+                Group::TopBucket(name_bucket(
+                    &version_free(graph.node(t).path.name()),
+                    buckets,
+                ))
             };
             (t, group)
         })
@@ -139,7 +142,8 @@ fn thresholds() -> impl Iterator<Item = u64> {
 }
 
 /// A bucket for `name`, from a hash of it (FNV-1a), so that a package keeps
-/// its bucket whatever else is in the image.
+/// its bucket whatever else is in the image (and, named without its version,
+/// through new versions).
 fn name_bucket(name: &str, buckets: usize) -> NodeId {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -449,19 +453,19 @@ mod tests {
         }
     }
 
-    /// 30 small tools on libc, and `extra` as a 31st of the given size.
-    fn tools(extra: Option<u64>) -> Vec<Vec<String>> {
+    /// 30 small tools on libc, and `extra` (name, size) as a 31st.
+    fn tools(extra: Option<(&str, u64)>) -> Vec<Vec<String>> {
         tools_sized(|i| 1000 + i, extra)
     }
 
-    /// 30 tools on libc, tool `i` of `size(i)` bytes, and `extra` as a
-    /// 31st; layered with a budget of 20.
-    fn tools_sized(size: impl Fn(u64) -> u64, extra: Option<u64>) -> Vec<Vec<String>> {
+    /// 30 tools on libc, tool `i` of `size(i)` bytes, and `extra` (name,
+    /// size) as a 31st; layered with a budget of 20.
+    fn tools_sized(size: impl Fn(u64) -> u64, extra: Option<(&str, u64)>) -> Vec<Vec<String>> {
         let mut nodes: Vec<(String, u64, Vec<String>)> = (0..30)
             .map(|i| (format!("tool{i}"), size(i), vec!["libc".to_owned()]))
             .collect();
-        if let Some(size) = extra {
-            nodes.push(("new-tool".to_owned(), size, vec!["libc".to_owned()]));
+        if let Some((name, size)) = extra {
+            nodes.push((name.to_owned(), size, vec!["libc".to_owned()]));
         }
         let tools: Vec<String> = nodes.iter().map(|n| n.0.clone()).collect();
         nodes.push(("helper".to_owned(), 1, tools));
@@ -504,12 +508,30 @@ mod tests {
         let before: BTreeSet<Vec<String>> = tools(None).into_iter().collect();
         // Large enough to be alone, and small enough to join a bucket.
         for (size, alone) in [(1500, true), (500, false)] {
-            let after = tools(Some(size));
+            let after = tools(Some(("new-tool", size)));
             let changed: Vec<&Vec<String>> =
                 after.iter().filter(|l| !before.contains(*l)).collect();
             assert_eq!(changed.len(), 1, "only the new tool's layer: {changed:?}");
             assert!(changed[0].contains(&"new-tool".to_owned()));
             assert_eq!(changed[0].len() == 1, alone, "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_version_of_a_small_package_keeps_its_bucket() {
+        let bucket_mates = |version: &str| {
+            let name = format!("small-{version}");
+            let mut mates = tools(Some((&name, 500)))
+                .into_iter()
+                .find(|l| l.contains(&name))
+                .unwrap();
+            mates.retain(|n| *n != name);
+            mates
+        };
+        let first = bucket_mates("1.0");
+        assert!(!first.is_empty(), "it shares a bucket");
+        for version in ["1.1", "2.0.3", "10"] {
+            assert_eq!(bucket_mates(version), first, "version {version}");
         }
     }
 
