@@ -48,6 +48,11 @@
   # output of pullImage. Its layers are kept as they are and its config is
   # inherited.
   fromImage ? null,
+  # The layering plan of this image's previous version (the file its `plan`
+  # attribute builds, kept in your repository): each of its layers is kept
+  # with the store paths of the same names, so that a new version re-sends
+  # only the layers whose paths changed. Only what it lacks is laid out anew.
+  previousPlan ? null,
   # Accounts, by name: { alice = { uid = 1000; groups = [ "wheel" ]; }; }
   # and { wheel.gid = 10; }, written to /etc/passwd, /etc/group and
   # /etc/shadow, with home directories owned by their users.
@@ -125,6 +130,16 @@ let
       ;
     contents = if builtins.isList roots then roots else [ roots ];
     fromImage = if fromImage == null then null else "${fromImage}";
+    # Copied on its own, so that the store paths a plan names are no
+    # references of the image.
+    previousPlan =
+      if previousPlan == null then
+        null
+      else
+        "${builtins.path {
+          path = previousPlan;
+          name = "previous-plan.json";
+        }}";
     inherit users groups directories;
     perms = map (rule: rule // (if rule ? path then { path = toString rule.path; } else { })) perms;
     rootCommands = hasCommands;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use crate::attrs;
 use crate::closure::{self, PathRecord};
 use crate::compress::Compressor;
-use crate::description::ImageDescription;
+use crate::description::{self, ImageDescription};
 use crate::emit;
 use crate::engine::{self, Engine};
 use crate::explain;
@@ -63,6 +63,11 @@ pub struct ImageArgs {
     /// layout (directory or tar) whose layers and config the image inherits
     #[arg(long, value_name = "IMAGE")]
     pub from_image: Option<PathBuf>,
+    /// The plan of the image's previous version (plan or description JSON,
+    /// or stream script): its layers are kept, so that only those whose
+    /// paths changed are sent again
+    #[arg(long, value_name = "FILE")]
+    pub previous_plan: Option<PathBuf>,
     /// Closure file (exportReferencesGraph JSON or text, or nix-store --dump-db
     /// output) instead of asking nix-store
     #[arg(long, value_name = "FILE")]
@@ -101,16 +106,7 @@ pub fn print_plan(args: &ImageArgs, output: Option<&Path>) -> Result<()> {
 /// description or stream script in `from`.
 pub fn explain(args: &ImageArgs, from: Option<&Path>, json: bool) -> Result<()> {
     let plan = match from {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            explain::read_plan(&text).with_context(|| {
-                format!(
-                    "{} is not a plan, an image description or a stream script",
-                    path.display()
-                )
-            })?
-        }
+        Some(path) => description::read_plan(path)?,
         None => plan(args)?,
     };
     let explanation = explain::explain(&plan)?;
@@ -247,6 +243,12 @@ fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {
         (
             "fromImage",
             args.from_image
+                .as_ref()
+                .map(|p| serde_json::Value::from(p.to_string_lossy())),
+        ),
+        (
+            "previousPlan",
+            args.previous_plan
                 .as_ref()
                 .map(|p| serde_json::Value::from(p.to_string_lossy())),
         ),

@@ -27,6 +27,28 @@ pub struct ImageDescription {
     pub manifest_digest: Digest,
 }
 
+/// Reads the plan in a plan or description JSON file, or a stream script.
+pub fn read_plan(source: &Path) -> Result<ImagePlan> {
+    let text = std::fs::read_to_string(source)
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let plan = || -> Result<ImagePlan> {
+        let value: serde_json::Value =
+            serde_json::from_str(script_payload(&text)).context("not JSON")?;
+        if value.get("plan").is_some() {
+            let description: ImageDescription =
+                serde_json::from_value(value).context("not an image description")?;
+            return Ok(description.plan);
+        }
+        serde_json::from_value(value).context("not a layering plan")
+    };
+    plan().with_context(|| {
+        format!(
+            "{} is not a plan, an image description or a stream script",
+            source.display()
+        )
+    })
+}
+
 impl ImageDescription {
     pub fn new(plan: ImagePlan, layers: Vec<LayerBlob>) -> Result<Self> {
         let documents = oci::documents(&plan, &layers)?;

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::description::{self, ImageDescription};
 use crate::layer;
 use crate::perms::EntryRules;
 use crate::plan::{ImagePlan, LayerPlan};
@@ -30,18 +29,6 @@ pub struct LayerExplanation {
     pub paths: Vec<(String, u64)>,
     /// Entries the layer puts at `/`.
     pub root: Vec<String>,
-}
-
-/// Reads a plan from a plan or description JSON file, or a stream script.
-pub fn read_plan(text: &str) -> Result<ImagePlan> {
-    let value: serde_json::Value =
-        serde_json::from_str(description::script_payload(text)).context("not JSON")?;
-    if value.get("plan").is_some() {
-        let description: ImageDescription =
-            serde_json::from_value(value).context("not an image description")?;
-        return Ok(description.plan);
-    }
-    serde_json::from_value(value).context("not a layering plan")
 }
 
 /// Sizes every layer and path of `plan` from the store's metadata.

@@ -11,6 +11,8 @@ use crate::accounts;
 use crate::base_image::{self, BaseFilesystem};
 use crate::closure::{ClosureGraph, PathRecord};
 use crate::customise;
+use crate::description;
+use crate::layering::previous::PreviousLayers;
 use crate::perms::{self, PermRule};
 use crate::plan::{self, ImagePlan};
 use crate::rootfs::{self, Linking, RootEntry, RootTree};
@@ -101,7 +103,19 @@ pub fn plan_image(
         _ => None,
     };
     let base_directory_rules = inherited_directories(&roots.contents, made, &base_filesystem)?;
-    let mut plan = plan::make_plan(spec, &graph, helpers, roots, base, store_dir)?;
+    let previous = match &spec.previous_plan {
+        Some(file) => Some(previous_layers(Path::new(file))?),
+        None => None,
+    };
+    let mut plan = plan::make_plan(
+        spec,
+        &graph,
+        helpers,
+        roots,
+        base,
+        previous.as_ref(),
+        store_dir,
+    )?;
     if let Customisation::Made(dir) = customisation {
         let layer = plan
             .customisation_layer_mut()
@@ -118,6 +132,21 @@ pub fn plan_image(
     plan.perms.extend(user_rules);
     check_on_disk(&plan)?;
     Ok(plan)
+}
+
+/// The store-path layers of the plan in `file`, bottom first.
+fn previous_layers(file: &Path) -> Result<PreviousLayers> {
+    let plan = description::read_plan(file).context("in `previousPlan`")?;
+    let mut layers = PreviousLayers::default();
+    for layer in plan
+        .layers
+        .iter()
+        .filter(|l| l.base.is_none() && !l.paths.is_empty())
+    {
+        let names = layer.paths.iter().map(|p| p.name().to_owned()).collect();
+        layers.push(names, &layer.reason);
+    }
+    Ok(layers)
 }
 
 /// Rules that give the directories of the customisation layer that the

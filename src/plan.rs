@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base_image::{BaseConfig, BaseImage, BaseLayer};
 use crate::closure::{ClosureGraph, NodeId};
+use crate::layering::previous::PreviousLayers;
 use crate::layering::{self, StoreLayer};
 use crate::perms::{EntryRules, PermRule};
 use crate::rootfs::RootTree;
@@ -126,13 +127,15 @@ pub struct RootTrees {
 /// Plans the image. `helpers` are store paths that exist only to build the
 /// image (the spec file): they are in the closure but in no layer. The base
 /// image's layers come first; its closure (a strata image refers to the
-/// store paths it holds) is in no layer of this image.
+/// store paths it holds) is in no layer of this image. With `previous`, the
+/// store-path layers of the image's previous version are kept.
 pub fn make_plan(
     spec: ImageSpec,
     graph: &ClosureGraph,
     helpers: &[StorePath],
     roots: RootTrees,
     base: Option<BaseImage>,
+    previous: Option<&PreviousLayers>,
     store_dir: &str,
 ) -> Result<ImagePlan> {
     let node_of = |path: &str, what: &str| -> Result<NodeId> {
@@ -142,6 +145,13 @@ pub fn make_plan(
         })
     };
     let mut taken: BTreeSet<NodeId> = helpers.iter().filter_map(|h| graph.id_of(h)).collect();
+    // A previous plan in the store is an input of the build, not content.
+    taken.extend(
+        spec.previous_plan
+            .as_deref()
+            .and_then(|plan| StorePath::parse(plan, store_dir).ok())
+            .and_then(|path| graph.id_of(&path)),
+    );
     taken.extend(excluded_paths(&spec, graph, store_dir)?);
 
     // The customisation layer: contents, accounts, and what commands make.
@@ -209,7 +219,13 @@ pub fn make_plan(
                     spec.layers.len()
                 );
             };
-            for group in layering::store_layers(graph, spec.layering, &taken, budget)? {
+            let groups = match previous {
+                Some(previous) => {
+                    layering::store_layers_keeping(graph, spec.layering, &taken, budget, previous)?
+                }
+                None => layering::store_layers(graph, spec.layering, &taken, budget)?,
+            };
+            for group in groups {
                 layers.push(store_layer(graph, group));
             }
         }
@@ -348,12 +364,21 @@ mod tests {
     #[test]
     fn customisation_layer_counts_against_the_budget() {
         let g = test_graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[])]);
-        let plan = make_plan(spec(2), &g, &[], contents_root(), None, "/nix/store").unwrap();
+        let plan = make_plan(spec(2), &g, &[], contents_root(), None, None, "/nix/store").unwrap();
         assert_eq!(plan.layers.len(), 2);
         assert_eq!(plan.layers[0].paths.len(), 3);
         assert_eq!(plan.layers[0].nar_size, Some(3));
         assert!(plan.layers[1].paths.is_empty() && !plan.layers[1].root.is_empty());
-        let plan = make_plan(spec(2), &g, &[], RootTrees::default(), None, "/nix/store").unwrap();
+        let plan = make_plan(
+            spec(2),
+            &g,
+            &[],
+            RootTrees::default(),
+            None,
+            None,
+            "/nix/store",
+        )
+        .unwrap();
         assert_eq!(
             plan.layers.len(),
             2,
@@ -370,6 +395,7 @@ mod tests {
             &g,
             std::slice::from_ref(&helper),
             RootTrees::default(),
+            None,
             None,
             "/nix/store",
         )
@@ -389,6 +415,7 @@ mod tests {
             &[helper],
             RootTrees::default(),
             None,
+            None,
             "/nix/store",
         );
         assert!(err.is_err());
@@ -397,7 +424,7 @@ mod tests {
     #[test]
     fn plans_round_trip_through_json() {
         let g = test_graph(&[("a", &["b"]), ("b", &[])]);
-        let plan = make_plan(spec(5), &g, &[], contents_root(), None, "/nix/store").unwrap();
+        let plan = make_plan(spec(5), &g, &[], contents_root(), None, None, "/nix/store").unwrap();
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<ImagePlan>(&text).unwrap(), plan);
     }
@@ -425,7 +452,7 @@ mod tests {
             contents: RootTree::default(),
             explicit: vec![RootTree::default(), root()],
         };
-        let plan = make_plan(s, &g, &[], roots, None, "/nix/store").unwrap();
+        let plan = make_plan(s, &g, &[], roots, None, None, "/nix/store").unwrap();
         assert_eq!(names(&plan.layers[0]), ["libc"]);
         assert_eq!(
             names(&plan.layers[1]),
@@ -454,7 +481,7 @@ mod tests {
                 contents: RootTree::default(),
                 explicit: vec![RootTree::default()],
             };
-            make_plan(s, &g, &[], roots, None, "/nix/store")
+            make_plan(s, &g, &[], roots, None, None, "/nix/store")
                 .unwrap()
                 .layers[0]
                 .clone()
@@ -478,29 +505,67 @@ mod tests {
         let g = test_graph(&[("app", &["docs", "libc"]), ("docs", &[]), ("libc", &[])]);
         let mut s = spec(10);
         s.exclude_paths = vec![".*-docs".to_owned()];
-        let plan = make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap();
+        let plan = make_plan(
+            s.clone(),
+            &g,
+            &[],
+            RootTrees::default(),
+            None,
+            None,
+            "/nix/store",
+        )
+        .unwrap();
         let all: Vec<&str> = plan.layers.iter().flat_map(names).collect();
         assert!(!all.contains(&"docs") && all.len() == 2, "{all:?}");
         s.exclude_paths = vec![store_path("docs")];
-        assert!(make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").is_ok());
+        assert!(
+            make_plan(
+                s.clone(),
+                &g,
+                &[],
+                RootTrees::default(),
+                None,
+                None,
+                "/nix/store"
+            )
+            .is_ok()
+        );
 
         s.exclude_paths = vec!["nothing-like-this".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
+            make_plan(
+                s.clone(),
+                &g,
+                &[],
+                RootTrees::default(),
+                None,
+                None,
+                "/nix/store"
+            )
+            .unwrap_err()
         );
         assert!(err.contains("matches no store path"), "{err}");
         s.exclude_paths = vec!["(".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(s.clone(), &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
+            make_plan(
+                s.clone(),
+                &g,
+                &[],
+                RootTrees::default(),
+                None,
+                None,
+                "/nix/store"
+            )
+            .unwrap_err()
         );
         assert!(err.contains("regular expression"), "{err}");
         s.exclude_paths = vec![".*-libc".to_owned()];
         s.config.cmd = Some(vec![format!("{}/bin/x", store_path("libc"))]);
         let err = format!(
             "{:#}",
-            make_plan(s, &g, &[], RootTrees::default(), None, "/nix/store").unwrap_err()
+            make_plan(s, &g, &[], RootTrees::default(), None, None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("the image config points to"), "{err}");
     }
@@ -522,7 +587,7 @@ mod tests {
         };
         let err = format!(
             "{:#}",
-            make_plan(s, &g, &[], roots, None, "/nix/store").unwrap_err()
+            make_plan(s, &g, &[], roots, None, None, "/nix/store").unwrap_err()
         );
         assert!(err.contains("raise maxLayers"), "{err}");
     }

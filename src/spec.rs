@@ -76,6 +76,11 @@ pub struct ImageSpec {
     pub annotations: BTreeMap<String, String>,
     /// The image this one is built on: a docker-archive or an OCI layout.
     pub from_image: Option<String>,
+    /// The plan of an earlier version of this image (a plan, an image
+    /// description or a stream script), whose store-path layers are kept:
+    /// each holds the paths of the same names as before, and only what the
+    /// earlier version lacks is laid out anew.
+    pub previous_plan: Option<String>,
     /// Accounts, by name: `/etc/passwd`, `/etc/group`, `/etc/shadow` and
     /// home directories.
     pub users: BTreeMap<String, User>,
@@ -143,6 +148,7 @@ impl Default for ImageSpec {
             format: ImageFormat::default(),
             annotations: BTreeMap::new(),
             from_image: None,
+            previous_plan: None,
             users: BTreeMap::new(),
             groups: BTreeMap::new(),
             directories: Vec::new(),

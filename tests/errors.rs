@@ -200,3 +200,27 @@ fn special_file_in_a_store_path() {
         "only the closure file remains"
     );
 }
+
+#[test]
+fn a_previous_plan_that_is_missing_or_not_a_plan() {
+    let busybox = nix_build("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let closure = closure_file(dir.path(), &[&busybox]);
+    let not_a_plan = dir.path().join("notes.json");
+    fs::write(&not_a_plan, "{\"layers\": 3}").unwrap();
+    let missing = dir.path().join("missing.json");
+    let out = dir.path().join("image.tar");
+    for (plan, culprit) in [(&missing, "cannot read"), (&not_a_plan, "is not a plan")] {
+        assert_strata_fails(
+            Command::new(strata_binary())
+                .args(["build", "--name", "next", "--closure"])
+                .arg(&closure)
+                .arg("--previous-plan")
+                .arg(plan)
+                .arg("-o")
+                .arg(&out),
+            &["previousPlan", &plan.to_string_lossy(), culprit],
+        );
+        assert!(!out.exists(), "a partial archive was left behind");
+    }
+}

@@ -377,3 +377,104 @@ fn oci_dir_format_is_an_oci_layout_directory() {
     let image = podman_load_named(&dir);
     assert_eq!(podman_run(&image, &[], &[]), "from an oci directory\n");
 }
+
+#[test]
+fn a_new_version_keeps_the_layers_of_the_previous_plan() {
+    // As a user would: the plan of version 1, kept as a file.
+    let work = tempfile::tempdir().unwrap();
+    let plan_file = work.path().join("plan.json");
+    fs::copy(nix_build("versioned.v1.plan"), &plan_file).unwrap();
+    let with_plan = |attribute: &str| {
+        let mut command = nix_build_command(attribute);
+        command.arg("--arg").arg("previousPlan").arg(&plan_file);
+        run(&mut command).trim().to_owned()
+    };
+    let v1 = nix_build("versioned.v1");
+    let v2 = with_plan("versioned.v2");
+    let read_plan = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (plan1, plan2) = (
+        read_plan(&plan_file.to_string_lossy()),
+        read_plan(&with_plan("versioned.v2.plan")),
+    );
+    let names = |layer: &serde_json::Value| -> Vec<String> {
+        layer["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap()[44..].to_owned())
+            .collect()
+    };
+    let digests = |archive: &str| -> Vec<String> {
+        archive_manifest(Path::new(archive))[0]["Layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (layers1, layers2) = (
+        plan1["layers"].as_array().unwrap(),
+        plan2["layers"].as_array().unwrap(),
+    );
+    let (digests1, digests2) = (digests(&v1), digests(&v2));
+    // Every store layer of version 1 is where it was; all but the greeter's
+    // are the same bytes.
+    let store_layers1 = layers1.len() - 1;
+    for (index, layer) in layers1[..store_layers1].iter().enumerate() {
+        let (before, after) = (names(layer), names(&layers2[index]));
+        if before == ["greeter-1"] {
+            assert_eq!(after, ["greeter-2"]);
+            assert_ne!(digests1[index], digests2[index]);
+        } else {
+            assert_eq!(before, after);
+            assert_eq!(
+                digests1[index], digests2[index],
+                "layer {index}: {before:?}"
+            );
+        }
+        let reason = layers2[index]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("as in the previous plan (layer "),
+            "{reason}"
+        );
+    }
+    // What is new lies above them, and the plan file is in no layer.
+    let mut added: Vec<String> = layers2[store_layers1..layers2.len() - 1]
+        .iter()
+        .inspect(|l| {
+            let reason = l["reason"].as_str().unwrap();
+            assert!(
+                reason.starts_with("new since the previous plan: "),
+                "{reason}"
+            );
+        })
+        .flat_map(names)
+        .collect();
+    added.sort();
+    assert_eq!(added, ["tool-0.1", "tool-lib-0.1"]);
+
+    let spec_file = with_plan("versioned.v2.drvAttrs.specFile");
+    let mut expected = expected_store_paths(&spec_file);
+    let plan_copy: Vec<String> = expected
+        .iter()
+        .filter(|p| p.ends_with("-previous-plan.json"))
+        .cloned()
+        .collect();
+    assert_eq!(plan_copy.len(), 1, "the spec refers to the plan's copy");
+    expected.remove(&plan_copy[0]);
+    skopeo_copy(
+        &format!("docker-archive:{v2}"),
+        &work.path().join("oci"),
+        "v2",
+    );
+    let rootfs = umoci_unpack(&work.path().join("oci"), "v2", &work.path().join("bundle"));
+    assert_store_paths_match(&rootfs, &expected);
+    podman_load(Path::new(&v2));
+    assert_eq!(podman_run("versioned:v2", &[], &[]), "greeter 2\n");
+    assert_eq!(
+        podman_run("versioned:v2", &[], &["/bin/tool"]),
+        "words from the tool's library\n"
+    );
+}

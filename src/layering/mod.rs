@@ -3,6 +3,7 @@
 pub mod auto;
 mod bitset;
 pub mod popularity;
+pub mod previous;
 pub mod stable;
 
 use std::collections::BTreeSet;
@@ -53,6 +54,23 @@ pub fn store_layers(
         }],
     };
     layers.retain(|layer| !layer.paths.is_empty());
+    for layer in &mut layers {
+        layer.paths.sort_unstable();
+    }
+    Ok(layers)
+}
+
+/// As [`store_layers`], keeping the layers of `previous`, an earlier plan of
+/// the image, and laying out only what it lacks by `strategy` (see
+/// [`previous`]).
+pub fn store_layers_keeping(
+    graph: &ClosureGraph,
+    strategy: LayeringStrategy,
+    excluded: &BTreeSet<NodeId>,
+    budget: usize,
+    previous: &previous::PreviousLayers,
+) -> Result<Vec<StoreLayer>> {
+    let mut layers = previous::layers(graph, strategy, excluded, budget, previous)?;
     for layer in &mut layers {
         layer.paths.sort_unstable();
     }

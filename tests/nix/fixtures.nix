@@ -1,6 +1,10 @@
 # Offline fixtures for the tests: store paths made by the host's /bin/sh
 # (the Nix sandbox is off here), and images over them.
-{ strata }:
+{
+  strata,
+  # The plan file that version 2 of the `versioned` image keeps.
+  previousPlan ? null,
+}:
 let
   system = builtins.currentSystem;
   offline = import ../../examples/offline.nix { inherit strata system; };
@@ -116,6 +120,39 @@ let
         (app version)
       ];
       config.Cmd = [ "/bin/app" ];
+    };
+  # An image in two versions: the greeter changes, and version 2 adds a
+  # tool with a library of its own and keeps the plan of version 1.
+  versionedImage =
+    version:
+    let
+      greeter = hostShell "greeter-${version}" ''
+        mkdir -p $out/bin
+        printf '#!/bin/sh\necho "greeter ${version}"\n' > $out/bin/greet
+        chmod +x $out/bin/greet
+      '';
+      toolLib = hostShell "tool-lib-0.1" ''
+        mkdir -p $out/share
+        echo "words from the tool's library" > $out/share/words
+      '';
+      tool = hostShell "tool-0.1" ''
+        mkdir -p $out/bin
+        printf '#!/bin/sh\ncat ${toolLib}/share/words\n' > $out/bin/tool
+        chmod +x $out/bin/tool
+      '';
+    in
+    lib.buildLayeredImage {
+      name = "versioned";
+      tag = "v${version}";
+      contents = [
+        busybox
+        etc-files
+        linked
+        greeter
+      ]
+      ++ (if version == "1" then [ ] else [ tool ]);
+      config.Cmd = [ "/bin/greet" ];
+      previousPlan = if version == "1" then null else previousPlan;
     };
   # The tree image, compressed with zstd: an archive, a stream that must
   # write the same bytes, and (under another name) one to push.
@@ -280,6 +317,11 @@ in
   };
 
   zstd-stream = lib.streamLayeredImage zstdImage;
+
+  versioned = {
+    v1 = versionedImage "1";
+    v2 = versionedImage "2";
+  };
 
   # The same examples as stream scripts: their output must equal the archives.
   streams = import ../../examples {
