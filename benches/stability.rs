@@ -21,7 +21,8 @@ use std::time::Instant;
 use clap::Parser;
 use rng::Rng;
 use strata::closure::{ClosureGraph, PathRecord};
-use strata::layering::store_layers;
+use strata::layering::previous::PreviousLayers;
+use strata::layering::{store_layers, store_layers_keeping};
 use strata::spec::LayeringStrategy;
 
 #[derive(Parser)]
@@ -100,7 +101,8 @@ impl Universe {
             for dep in &package.deps {
                 seed.push_str(&paths[dep]);
             }
-            paths.insert(name.clone(), store_path(&seed, &package.name));
+            let versioned = format!("{}-{}", package.name, package.version);
+            paths.insert(name.clone(), store_path(&seed, &versioned));
             order.push(name);
         }
         let mut records: Vec<PathRecord> = order
@@ -441,39 +443,105 @@ fn cases(
     ]
 }
 
-/// Layers of a closure: each a sorted list of (path, size).
+/// Layers of a closure: each a sorted list of (path, size). With
+/// `previous`, the layers of the version before are kept.
 fn layering(
     records: &[PathRecord],
     strategy: LayeringStrategy,
     budget: usize,
+    previous: Option<&PreviousLayers>,
 ) -> Vec<Vec<(String, u64)>> {
     let graph = ClosureGraph::from_records(records.to_vec(), "/nix/store").unwrap();
     let helper: BTreeSet<usize> = (0..graph.len())
         .filter(|&i| graph.node(i).path.name() == "image-spec.json")
         .collect();
-    store_layers(&graph, strategy, &helper, budget)
-        .unwrap()
-        .into_iter()
-        .map(|layer| {
-            layer
-                .paths
-                .into_iter()
-                .map(|i| {
-                    (
-                        graph.node(i).path.to_string(),
-                        graph.node(i).nar_size.unwrap(),
-                    )
-                })
-                .collect()
-        })
-        .collect()
+    match previous {
+        Some(previous) => store_layers_keeping(&graph, strategy, &helper, budget, previous),
+        None => store_layers(&graph, strategy, &helper, budget),
+    }
+    .unwrap()
+    .into_iter()
+    .map(|layer| {
+        layer
+            .paths
+            .into_iter()
+            .map(|i| {
+                (
+                    graph.node(i).path.to_string(),
+                    graph.node(i).nar_size.unwrap(),
+                )
+            })
+            .collect()
+    })
+    .collect()
 }
 
-const STRATEGIES: [(&str, LayeringStrategy); 3] = [
-    ("popularity", LayeringStrategy::Popularity),
-    ("auto", LayeringStrategy::Auto),
-    ("stable", LayeringStrategy::Stable),
+/// A column of the tables: a strategy, planning each version afresh or
+/// keeping the plan of the version before.
+#[derive(Clone, Copy)]
+struct Column {
+    name: &'static str,
+    strategy: LayeringStrategy,
+    keeps_old_plan: bool,
+}
+
+const COLUMNS: [Column; 4] = [
+    Column {
+        name: "popularity",
+        strategy: LayeringStrategy::Popularity,
+        keeps_old_plan: false,
+    },
+    Column {
+        name: "auto",
+        strategy: LayeringStrategy::Auto,
+        keeps_old_plan: false,
+    },
+    Column {
+        name: "stable",
+        strategy: LayeringStrategy::Stable,
+        keeps_old_plan: false,
+    },
+    Column {
+        name: "stable, old plan kept",
+        strategy: LayeringStrategy::Stable,
+        keeps_old_plan: true,
+    },
 ];
+
+/// The old image under one column: its layers, and the plan a new version
+/// may keep.
+struct OldImage {
+    layers: BTreeSet<Vec<(String, u64)>>,
+    plan: PreviousLayers,
+}
+
+impl OldImage {
+    fn new(layers: Vec<Vec<(String, u64)>>) -> Self {
+        OldImage {
+            plan: plan_of(&layers),
+            layers: layers.into_iter().collect(),
+        }
+    }
+
+    /// The layers of `v2` under `column`, planned after this image.
+    fn next(&self, v2: &[PathRecord], column: Column, budget: usize) -> Vec<Vec<(String, u64)>> {
+        let previous = column.keeps_old_plan.then_some(&self.plan);
+        layering(v2, column.strategy, budget, previous)
+    }
+}
+
+/// The plan of `layers` as a new version keeps it.
+fn plan_of(layers: &[Vec<(String, u64)>]) -> PreviousLayers {
+    let mut plan = PreviousLayers::default();
+    for layer in layers {
+        let names = layer
+            .iter()
+            .map(|(path, _)| path[44..].to_owned())
+            .collect();
+        plan.push(names, "");
+    }
+    plan
+}
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
@@ -496,15 +564,12 @@ fn report(
         mib(total)
     );
     print!("| change | minimum (MiB) |");
-    for (name, _) in STRATEGIES {
+    for Column { name, .. } in COLUMNS {
         print!(" {name}: re-shipped (MiB) | × minimum | layers | largest (MiB) |");
     }
     println!();
-    println!(
-        "|---|---:|{}",
-        "---:|---:|---:|---:|".repeat(STRATEGIES.len())
-    );
-    let mut totals = [0u64; STRATEGIES.len()];
+    println!("|---|---:|{}", "---:|---:|---:|---:|".repeat(COLUMNS.len()));
+    let mut totals = [0u64; COLUMNS.len()];
     let mut total_minimum = 0;
     let olds = old_layerings(&v1, budget);
     for (name, universe) in cases {
@@ -513,8 +578,8 @@ fn report(
         let minimum = minimum(&v1, &v2);
         total_minimum += minimum;
         print!("| {name} | {:.1} |", mib(minimum));
-        for (index, ((_, strategy), old)) in STRATEGIES.into_iter().zip(&olds).enumerate() {
-            let new = layering(&v2, strategy, budget);
+        for (index, (column, old)) in COLUMNS.into_iter().zip(&olds).enumerate() {
+            let new = old.next(&v2, column, budget);
             let shipped = reshipped(old, &new);
             totals[index] += shipped;
             let largest = new
@@ -523,13 +588,14 @@ fn report(
                 .max()
                 .unwrap_or(0);
             if detail {
-                for layer in new.iter().filter(|l| !old.contains(*l)) {
+                for layer in new.iter().filter(|l| !old.layers.contains(*l)) {
                     let (changed, kept): (Vec<_>, Vec<_>) = layer
                         .iter()
                         .partition(|(p, _)| !old_paths.contains(p.as_str()));
                     let sum = |v: &Vec<&(String, u64)>| mib(v.iter().map(|(_, s)| s).sum());
                     details.push_str(&format!(
-                        "{name} / {strategy:?}: layer of {} paths, {:.1} MiB changed, {:.1} MiB unchanged ({})\n",
+                        "{name} / {}: layer of {} paths, {:.1} MiB changed, {:.1} MiB unchanged ({})\n",
+                        column.name,
                         layer.len(),
                         sum(&changed),
                         sum(&kept),
@@ -564,18 +630,19 @@ fn report(
     print!("{details}");
 }
 
-/// The layers of `v1` under each strategy, in the order of `STRATEGIES`.
-fn old_layerings(v1: &[PathRecord], budget: usize) -> Vec<BTreeSet<Vec<(String, u64)>>> {
-    STRATEGIES
+/// `v1` under each column, in the order of `COLUMNS`: the first version
+/// has no plan before it.
+fn old_layerings(v1: &[PathRecord], budget: usize) -> Vec<OldImage> {
+    COLUMNS
         .into_iter()
-        .map(|(_, strategy)| layering(v1, strategy, budget).into_iter().collect())
+        .map(|column| OldImage::new(layering(v1, column.strategy, budget, None)))
         .collect()
 }
 
 /// The bytes of `new`'s layers that `old` lacks: what a registry receives.
-fn reshipped(old: &BTreeSet<Vec<(String, u64)>>, new: &[Vec<(String, u64)>]) -> u64 {
+fn reshipped(old: &OldImage, new: &[Vec<(String, u64)>]) -> u64 {
     new.iter()
-        .filter(|l| !old.contains(*l))
+        .filter(|l| !old.layers.contains(*l))
         .map(|l| l.iter().map(|(_, s)| s).sum::<u64>())
         .sum()
 }
@@ -601,11 +668,11 @@ fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
 /// A table of sweep results, one row per kind of change.
 fn print_sweep(kinds: &[SweepKind]) {
     print!("| changes | minimum, total (MiB) |");
-    for (name, _) in STRATEGIES {
+    for Column { name, .. } in COLUMNS {
         print!(" {name}: re-shipped, total (MiB) | × minimum | nothing extra |");
     }
     println!();
-    println!("|---|---:|{}", "---:|---:|---:|".repeat(STRATEGIES.len()));
+    println!("|---|---:|{}", "---:|---:|---:|".repeat(COLUMNS.len()));
     for kind in kinds {
         print!("| {} | {:.1} |", kind.title, mib(kind.minimum));
         for outcome in &kind.outcomes {
@@ -629,7 +696,7 @@ struct SweepKind {
     short: &'static str,
     changes: usize,
     minimum: u64,
-    /// Per strategy, in the order of `STRATEGIES`.
+    /// Per column, in the order of `COLUMNS`.
     outcomes: Vec<SweepOutcome>,
 }
 
@@ -656,32 +723,9 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
             u
         })
         .collect();
-    let names: Vec<&String> = base.packages.keys().collect();
-    // Package `i` added, 0.25 to 8 MiB, on the dependencies of existing
-    // package `model`, with `new_libraries` libraries of its own (0.125 to
-    // 8 MiB), each on the dependencies of yet another (from the 48th on).
     let added = |i: u64, model: u64, new_libraries: u64| {
         let mut u = base.clone();
-        let pick = |k: u64| {
-            base.packages[names[(k as usize * 7919) % names.len()]]
-                .deps
-                .clone()
-        };
-        let mut deps = pick(model);
-        for j in 0..new_libraries {
-            let name = format!("added-{i}-lib{j}");
-            let size = (1u64 << 17) << ((i + j) % 7);
-            u.packages.insert(
-                name.clone(),
-                Package::new(name.clone(), size, pick(48 + 3 * i + j)),
-            );
-            deps.push(name);
-        }
-        let name = format!("added-{i}");
-        let size = (1u64 << 18) << (i % 6);
-        u.packages
-            .insert(name.clone(), Package::new(name.clone(), size, deps));
-        u.top_level.push(name);
+        add_package(&mut u, base, i, model, new_libraries);
         u
     };
     let additions: Vec<Universe> = (0..24).map(|i| added(i, i, 0)).collect();
@@ -739,13 +783,13 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
         .map(|(title, universes, short)| {
             let closures: Vec<Vec<PathRecord>> = universes.iter().map(Universe::closure).collect();
             let minimums: Vec<u64> = closures.iter().map(|v2| minimum(&v1, v2)).collect();
-            let outcomes = STRATEGIES
+            let outcomes = COLUMNS
                 .into_iter()
                 .zip(&olds)
-                .map(|((_, strategy), old)| {
+                .map(|(column, old)| {
                     let shipped: Vec<u64> = closures
                         .iter()
-                        .map(|v2| reshipped(old, &layering(v2, strategy, budget)))
+                        .map(|v2| reshipped(old, &old.next(v2, column, budget)))
                         .collect();
                     SweepOutcome {
                         shipped: shipped.iter().sum(),
@@ -766,6 +810,94 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
             }
         })
         .collect()
+}
+
+/// Adds package `i` to `u` as a top-level package, 0.25 to 8 MiB, on the
+/// dependencies of `base`'s package `model`, with `new_libraries` libraries
+/// of its own (0.125 to 8 MiB), each on the dependencies of yet another
+/// (from the 48th on).
+fn add_package(u: &mut Universe, base: &Universe, i: u64, model: u64, new_libraries: u64) {
+    let names: Vec<&String> = base.packages.keys().collect();
+    let pick = |k: u64| {
+        base.packages[names[(k as usize * 7919) % names.len()]]
+            .deps
+            .clone()
+    };
+    let mut deps = pick(model);
+    for j in 0..new_libraries {
+        let name = format!("added{i}-lib{j}");
+        let size = (1u64 << 17) << ((i + j) % 7);
+        u.packages.insert(
+            name.clone(),
+            Package::new(name.clone(), size, pick(48 + 3 * i + j)),
+        );
+        deps.push(name);
+    }
+    let name = format!("added{i}");
+    let size = (1u64 << 18) << (i % 6);
+    u.packages
+        .insert(name.clone(), Package::new(name.clone(), size, deps));
+    u.top_level.push(name);
+}
+
+/// Versions of an image one after another, as a user ships them: 24
+/// packages with new libraries added, each version one more, and 24
+/// top-level packages removed, each version one fewer. Each column plans
+/// each version after the one before (keeping its plan, where it does).
+fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
+    let mut growing = vec![base.clone()];
+    let mut shrinking = vec![base.clone()];
+    for i in 0..24u64 {
+        let mut next = growing.last().unwrap().clone();
+        add_package(&mut next, base, i, 24 + i, 1 + i % 3);
+        growing.push(next);
+        let mut next = shrinking.last().unwrap().clone();
+        next.top_level.remove(0);
+        shrinking.push(next);
+    }
+    [
+        (
+            "24 packages with new libraries added, one version after another",
+            growing,
+        ),
+        (
+            "24 top-level packages removed, one version after another",
+            shrinking,
+        ),
+    ]
+    .into_iter()
+    .map(|(title, versions)| {
+        let closures: Vec<Vec<PathRecord>> = versions.iter().map(Universe::closure).collect();
+        let minimums: Vec<u64> = closures.windows(2).map(|w| minimum(&w[0], &w[1])).collect();
+        let outcomes = COLUMNS
+            .into_iter()
+            .map(|column| {
+                let mut old = OldImage::new(layering(&closures[0], column.strategy, budget, None));
+                let mut shipped = Vec::new();
+                for v2 in &closures[1..] {
+                    let new = old.next(v2, column, budget);
+                    shipped.push(reshipped(&old, &new));
+                    old = OldImage::new(new);
+                }
+                SweepOutcome {
+                    shipped: shipped.iter().sum(),
+                    exact: shipped
+                        .iter()
+                        .zip(&minimums)
+                        .filter(|(s, m)| s <= m)
+                        .count(),
+                }
+            })
+            .collect();
+        SweepKind {
+            title: title.to_owned(),
+            short: title,
+            changes: minimums.len(),
+            minimum: minimums.iter().sum(),
+            outcomes,
+        }
+    })
+    .collect()
 }
 
 /// How long each strategy takes on a closure of `paths` paths.
@@ -789,13 +921,17 @@ fn timing(paths: usize, seed: u64) {
         records[i].references = refs;
     }
     print!("Planning {paths} store paths (about 3 references each), budget 99:");
-    for (name, strategy) in STRATEGIES
-        .iter()
-        .copied()
-        .chain([("single", LayeringStrategy::Single)])
-    {
+    let single = Column {
+        name: "single",
+        strategy: LayeringStrategy::Single,
+        keeps_old_plan: false,
+    };
+    // Keeping a plan is timed against the closure's own plan.
+    let olds = old_layerings(&records, 99);
+    for (column, old) in COLUMNS.into_iter().zip(&olds).chain([(single, &olds[0])]) {
         let started = Instant::now();
-        let layers = layering(&records, strategy, 99);
+        let layers = old.next(&records, column, 99);
+        let name = column.name;
         print!(
             " {name} {:.0} ms ({} layers);",
             started.elapsed().as_secs_f64() * 1000.0,
@@ -859,6 +995,11 @@ fn main() {
     print_sweep(&synthetic_sweep);
     println!("Debian packages:\n");
     print_sweep(&sweep_totals(&debian, args.budget));
+    println!("#### Versions one after another\n");
+    println!("Generated package set:\n");
+    print_sweep(&in_a_row(&synthetic, args.budget));
+    println!("Debian packages:\n");
+    print_sweep(&in_a_row(&debian, args.budget));
     seeds(args.seeds, args.budget, (args.seed, synthetic_sweep));
     timing(10_000, args.seed);
 }
@@ -884,7 +1025,7 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
         "| seed | strategy | application (× its size) | lib5 (× minimum) | libc (× minimum) | added (× minimum) | tool7 removed (MiB) | targets met |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|");
-    let mut met = [[0u64; 5]; STRATEGIES.len()];
+    let mut met = [[0u64; 5]; COLUMNS.len()];
     let mut sweeps: Vec<SweepKind> = Vec::new();
     let mut measured_sweep = Some(measured_sweep);
     for seed in 1..=count {
@@ -912,11 +1053,11 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
             .map(|(_, universe)| universe.closure())
             .collect();
         let olds = old_layerings(&v1, budget);
-        for (index, ((name, strategy), old)) in STRATEGIES.into_iter().zip(&olds).enumerate() {
+        for (index, (column, old)) in COLUMNS.into_iter().zip(&olds).enumerate() {
             let mut cells = Vec::new();
             let mut met_here = 0;
             for (case, v2) in changed.iter().enumerate() {
-                let shipped = reshipped(old, &layering(v2, strategy, budget));
+                let shipped = reshipped(old, &old.next(v2, column, budget));
                 let (reference, limit) = if case == 0 {
                     (app_size, app_size + app_size / 20)
                 } else {
@@ -934,7 +1075,8 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
                 });
             }
             println!(
-                "| {seed} | {name} | {} | {met_here} of 5 |",
+                "| {seed} | {} | {} | {met_here} of 5 |",
+                column.name,
                 cells.join(" | ")
             );
         }
@@ -942,7 +1084,7 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
     println!("\nTargets met over the {count} graphs:\n");
     println!("| strategy | {} | all |", LABELS.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(LABELS.len()));
-    for (index, (name, _)) in STRATEGIES.into_iter().enumerate() {
+    for (index, Column { name, .. }) in COLUMNS.into_iter().enumerate() {
         let cells: Vec<String> = met[index]
             .iter()
             .map(|m| format!("{m} of {count}"))
