@@ -9,9 +9,11 @@
 //! changes when it or anything it depends on changes. For each case the
 //! benchmark prints the unavoidable minimum (the new image's paths the old
 //! one did not have) and, per strategy, the bytes re-shipped, the layer count
-//! and the largest layer. Then it sweeps each kind of change over many
-//! packages, and judges the single cases against their targets on several
-//! generated graphs, since one graph's cases land well or badly by chance.
+//! and the largest layer; one column plans the new image keeping the old
+//! image's plan. Then it sweeps each kind of change over many packages,
+//! ships versions one after another, and judges the single cases against
+//! their targets on several generated graphs, since one graph's cases land
+//! well or badly by chance.
 
 mod rng;
 
