@@ -252,6 +252,26 @@ mod tests {
                 let paths: usize = layers.iter().map(|l| l.paths.len()).sum();
                 assert_eq!(paths, g.len(), "{strategy:?}");
             }
+            // Keeping a plan of half the paths, in twice the layers allowed.
+            let mut previous = previous::PreviousLayers::default();
+            for chunk in (0..g.len() / 2).collect::<Vec<_>>().chunks(g.len() / 400) {
+                let names = chunk
+                    .iter()
+                    .map(|&n| g.node(n).path.name().to_owned())
+                    .collect();
+                previous.push(names, "");
+            }
+            let layers = store_layers_keeping(
+                &g,
+                LayeringStrategy::Stable,
+                &BTreeSet::new(),
+                99,
+                &previous,
+            )
+            .unwrap();
+            assert!(layers.len() <= 99);
+            let paths: usize = layers.iter().map(|l| l.paths.len()).sum();
+            assert_eq!(paths, g.len());
         }
     }
 
@@ -309,7 +329,82 @@ mod tests {
                 .collect()
         }
 
+        /// `records` layered with `budget`, keeping a plan of the same
+        /// paths but those in `unplanned`, layered with `old_budget`.
+        fn kept_names(
+            records: Vec<PathRecord>,
+            unplanned: &BTreeSet<String>,
+            old_budget: usize,
+            budget: usize,
+        ) -> Vec<Vec<String>> {
+            let old: Vec<PathRecord> = records
+                .iter()
+                .filter(|r| !unplanned.contains(&r.path[44..]))
+                .map(|r| PathRecord {
+                    references: r
+                        .references
+                        .iter()
+                        .filter(|p| !unplanned.contains(&p[44..]))
+                        .cloned()
+                        .collect(),
+                    ..r.clone()
+                })
+                .collect();
+            let mut previous = previous::PreviousLayers::default();
+            if !old.is_empty() {
+                for layer in
+                    layered_names(old, LayeringStrategy::Stable, &BTreeSet::new(), old_budget)
+                {
+                    previous.push(layer, "");
+                }
+            }
+            let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
+            store_layers_keeping(
+                &g,
+                LayeringStrategy::Stable,
+                &BTreeSet::new(),
+                budget,
+                &previous,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|l| {
+                l.paths
+                    .into_iter()
+                    .map(|i| g.node(i).path.name().to_owned())
+                    .collect()
+            })
+            .collect()
+        }
+
         proptest! {
+            #[test]
+            fn a_kept_plan_places_every_path_once_within_budget_whatever_the_order(
+                records in closures(),
+                old_budget in 1usize..12,
+                budget in 1usize..12,
+                unplanned_every in 2usize..6,
+                rotate in 0usize..40,
+            ) {
+                let unplanned: BTreeSet<String> = (0..records.len())
+                    .filter(|i| i % unplanned_every == 0)
+                    .map(|i| format!("p{i}"))
+                    .collect();
+                let mut shuffled = records.clone();
+                shuffled.reverse();
+                let shift = rotate % shuffled.len();
+                shuffled.rotate_left(shift);
+                let layers = kept_names(records.clone(), &unplanned, old_budget, budget);
+                prop_assert!(layers.len() <= budget);
+                prop_assert!(layers.iter().all(|l| !l.is_empty()));
+                let mut all: Vec<String> = layers.concat();
+                all.sort();
+                let mut expected: Vec<String> = (0..records.len()).map(|i| format!("p{i}")).collect();
+                expected.sort();
+                prop_assert_eq!(all, expected);
+                prop_assert_eq!(&layers, &kept_names(shuffled, &unplanned, old_budget, budget));
+            }
+
             #[test]
             fn every_path_in_exactly_one_layer_within_budget_whatever_the_order(
                 records in closures(),

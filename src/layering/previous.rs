@@ -84,11 +84,11 @@ struct Kept {
 
 /// The layers of `graph` (but `excluded`) in at most `budget` layers,
 /// keeping `previous`'s: each path joins the previous layer that held a path
-/// of its name or, failing that, a path of its version-free name that is
-/// gone (the version it replaces). When the kept
-/// layers are more than the budget, the two smallest merge, repeatedly.
-/// Paths new since the previous plan are laid out by `strategy` in the
-/// layers left; when none is left, they join the smallest kept layer.
+/// of its name or, failing that, a gone path of its version-free name (the
+/// version it replaces). When the kept layers are more than the budget, the
+/// two smallest merge, repeatedly. Paths new since the previous plan are
+/// laid out by `strategy` in the layers left; when none is left, they join
+/// the smallest kept layer.
 pub fn layers(
     graph: &ClosureGraph,
     strategy: LayeringStrategy,
