@@ -135,6 +135,8 @@ let
     previousPlan =
       if previousPlan == null then
         null
+      else if builtins.isAttrs previousPlan then
+        throw "strata: previousPlan must be a file, such as ./image-plan.json (the image's `plan` attribute, built once and copied into your repository), not a derivation"
       else
         "${builtins.path {
           path = previousPlan;

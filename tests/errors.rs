@@ -142,6 +142,17 @@ fn layers_not_made_by_build_layer() {
 }
 
 #[test]
+fn a_previous_plan_that_is_a_derivation() {
+    let output = output_of(&mut nix_build_command("bad.previous-plan-derivation"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("previousPlan must be a file, such as ./image-plan.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn contents_that_collide() {
     let one = nix_build("clash-one");
     let two = nix_build("clash-two");

@@ -310,6 +310,11 @@ in
       name = "bad";
       layers = [ { deps = [ busybox ]; } ];
     };
+    previous-plan-derivation = lib.buildLayeredImage {
+      name = "bad";
+      contents = [ busybox ];
+      previousPlan = (versionedImage "1").plan;
+    };
     collision = lib.buildLayeredImage {
       name = "bad";
       contents = clashing;
