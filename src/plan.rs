@@ -357,6 +357,12 @@ mod tests {
         }
     }
 
+    /// The plan of `spec` over `graph`: no helpers, no base image, no
+    /// previous plan.
+    fn plan_over(spec: ImageSpec, graph: &ClosureGraph, roots: RootTrees) -> Result<ImagePlan> {
+        make_plan(spec, graph, &[], roots, None, None, "/nix/store")
+    }
+
     fn names(layer: &LayerPlan) -> Vec<&str> {
         layer.paths.iter().map(StorePath::name).collect()
     }
@@ -364,21 +370,12 @@ mod tests {
     #[test]
     fn customisation_layer_counts_against_the_budget() {
         let g = test_graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[])]);
-        let plan = make_plan(spec(2), &g, &[], contents_root(), None, None, "/nix/store").unwrap();
+        let plan = plan_over(spec(2), &g, contents_root()).unwrap();
         assert_eq!(plan.layers.len(), 2);
         assert_eq!(plan.layers[0].paths.len(), 3);
         assert_eq!(plan.layers[0].nar_size, Some(3));
         assert!(plan.layers[1].paths.is_empty() && !plan.layers[1].root.is_empty());
-        let plan = make_plan(
-            spec(2),
-            &g,
-            &[],
-            RootTrees::default(),
-            None,
-            None,
-            "/nix/store",
-        )
-        .unwrap();
+        let plan = plan_over(spec(2), &g, RootTrees::default()).unwrap();
         assert_eq!(
             plan.layers.len(),
             2,
@@ -424,7 +421,7 @@ mod tests {
     #[test]
     fn plans_round_trip_through_json() {
         let g = test_graph(&[("a", &["b"]), ("b", &[])]);
-        let plan = make_plan(spec(5), &g, &[], contents_root(), None, None, "/nix/store").unwrap();
+        let plan = plan_over(spec(5), &g, contents_root()).unwrap();
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<ImagePlan>(&text).unwrap(), plan);
     }
@@ -452,7 +449,7 @@ mod tests {
             contents: RootTree::default(),
             explicit: vec![RootTree::default(), root()],
         };
-        let plan = make_plan(s, &g, &[], roots, None, None, "/nix/store").unwrap();
+        let plan = plan_over(s, &g, roots).unwrap();
         assert_eq!(names(&plan.layers[0]), ["libc"]);
         assert_eq!(
             names(&plan.layers[1]),
@@ -481,10 +478,7 @@ mod tests {
                 contents: RootTree::default(),
                 explicit: vec![RootTree::default()],
             };
-            make_plan(s, &g, &[], roots, None, None, "/nix/store")
-                .unwrap()
-                .layers[0]
-                .clone()
+            plan_over(s, &g, roots).unwrap().layers[0].clone()
         };
         let one = plan_of(test_graph(&[
             ("app", &["runtime"]),
@@ -505,68 +499,27 @@ mod tests {
         let g = test_graph(&[("app", &["docs", "libc"]), ("docs", &[]), ("libc", &[])]);
         let mut s = spec(10);
         s.exclude_paths = vec![".*-docs".to_owned()];
-        let plan = make_plan(
-            s.clone(),
-            &g,
-            &[],
-            RootTrees::default(),
-            None,
-            None,
-            "/nix/store",
-        )
-        .unwrap();
+        let plan = plan_over(s.clone(), &g, RootTrees::default()).unwrap();
         let all: Vec<&str> = plan.layers.iter().flat_map(names).collect();
         assert!(!all.contains(&"docs") && all.len() == 2, "{all:?}");
         s.exclude_paths = vec![store_path("docs")];
-        assert!(
-            make_plan(
-                s.clone(),
-                &g,
-                &[],
-                RootTrees::default(),
-                None,
-                None,
-                "/nix/store"
-            )
-            .is_ok()
-        );
+        assert!(plan_over(s.clone(), &g, RootTrees::default()).is_ok());
 
         s.exclude_paths = vec!["nothing-like-this".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(
-                s.clone(),
-                &g,
-                &[],
-                RootTrees::default(),
-                None,
-                None,
-                "/nix/store"
-            )
-            .unwrap_err()
+            plan_over(s.clone(), &g, RootTrees::default()).unwrap_err()
         );
         assert!(err.contains("matches no store path"), "{err}");
         s.exclude_paths = vec!["(".to_owned()];
         let err = format!(
             "{:#}",
-            make_plan(
-                s.clone(),
-                &g,
-                &[],
-                RootTrees::default(),
-                None,
-                None,
-                "/nix/store"
-            )
-            .unwrap_err()
+            plan_over(s.clone(), &g, RootTrees::default()).unwrap_err()
         );
         assert!(err.contains("regular expression"), "{err}");
         s.exclude_paths = vec![".*-libc".to_owned()];
         s.config.cmd = Some(vec![format!("{}/bin/x", store_path("libc"))]);
-        let err = format!(
-            "{:#}",
-            make_plan(s, &g, &[], RootTrees::default(), None, None, "/nix/store").unwrap_err()
-        );
+        let err = format!("{:#}", plan_over(s, &g, RootTrees::default()).unwrap_err());
         assert!(err.contains("the image config points to"), "{err}");
     }
 
@@ -585,10 +538,7 @@ mod tests {
             contents: root(),
             explicit: vec![RootTree::default()],
         };
-        let err = format!(
-            "{:#}",
-            make_plan(s, &g, &[], roots, None, None, "/nix/store").unwrap_err()
-        );
+        let err = format!("{:#}", plan_over(s, &g, roots).unwrap_err());
         assert!(err.contains("raise maxLayers"), "{err}");
     }
 }
