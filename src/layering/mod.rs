@@ -278,7 +278,7 @@ mod tests {
     mod properties {
         use super::*;
         use crate::closure::PathRecord;
-        use crate::test_support::store_path;
+        use crate::test_support::{layer_names, store_path};
         use proptest::prelude::*;
 
         /// A random closure: node i refers to each node after it with
@@ -317,16 +317,44 @@ mod tests {
             let excluded = (0..g.len())
                 .filter(|&i| excluded_names.contains(g.node(i).path.name()))
                 .collect();
-            store_layers(&g, strategy, &excluded, budget)
-                .unwrap()
-                .into_iter()
-                .map(|l| {
-                    l.paths
-                        .into_iter()
-                        .map(|i| g.node(i).path.name().to_owned())
-                        .collect()
-                })
+            layer_names(&g, &store_layers(&g, strategy, &excluded, budget).unwrap())
+        }
+
+        /// The names `p{i}` of the paths `i` that `every` divides.
+        fn every_nth(count: usize, every: usize) -> BTreeSet<String> {
+            (0..count)
+                .filter(|i| i % every == 0)
+                .map(|i| format!("p{i}"))
                 .collect()
+        }
+
+        /// `records` reversed, then rotated by `rotate`.
+        fn reordered(records: &[PathRecord], rotate: usize) -> Vec<PathRecord> {
+            let mut shuffled = records.to_vec();
+            shuffled.reverse();
+            shuffled.rotate_left(rotate % records.len());
+            shuffled
+        }
+
+        /// `layers` are at most `budget`, none empty, and hold each of the
+        /// `count` paths but `excluded` exactly once.
+        fn check_partition(
+            layers: &[Vec<String>],
+            budget: usize,
+            count: usize,
+            excluded: &BTreeSet<String>,
+        ) -> Result<(), TestCaseError> {
+            prop_assert!(layers.len() <= budget);
+            prop_assert!(layers.iter().all(|l| !l.is_empty()));
+            let mut all: Vec<String> = layers.concat();
+            all.sort();
+            let mut expected: Vec<String> = (0..count)
+                .map(|i| format!("p{i}"))
+                .filter(|n| !excluded.contains(n))
+                .collect();
+            expected.sort();
+            prop_assert_eq!(all, expected);
+            Ok(())
         }
 
         /// `records` layered with `budget`, keeping a plan of the same
@@ -359,22 +387,15 @@ mod tests {
                 }
             }
             let g = ClosureGraph::from_records(records, "/nix/store").unwrap();
-            store_layers_keeping(
+            let layers = store_layers_keeping(
                 &g,
                 LayeringStrategy::Stable,
                 &BTreeSet::new(),
                 budget,
                 &previous,
             )
-            .unwrap()
-            .into_iter()
-            .map(|l| {
-                l.paths
-                    .into_iter()
-                    .map(|i| g.node(i).path.name().to_owned())
-                    .collect()
-            })
-            .collect()
+            .unwrap();
+            layer_names(&g, &layers)
         }
 
         proptest! {
@@ -386,22 +407,10 @@ mod tests {
                 unplanned_every in 2usize..6,
                 rotate in 0usize..40,
             ) {
-                let unplanned: BTreeSet<String> = (0..records.len())
-                    .filter(|i| i % unplanned_every == 0)
-                    .map(|i| format!("p{i}"))
-                    .collect();
-                let mut shuffled = records.clone();
-                shuffled.reverse();
-                let shift = rotate % shuffled.len();
-                shuffled.rotate_left(shift);
+                let unplanned = every_nth(records.len(), unplanned_every);
                 let layers = kept_names(records.clone(), &unplanned, old_budget, budget);
-                prop_assert!(layers.len() <= budget);
-                prop_assert!(layers.iter().all(|l| !l.is_empty()));
-                let mut all: Vec<String> = layers.concat();
-                all.sort();
-                let mut expected: Vec<String> = (0..records.len()).map(|i| format!("p{i}")).collect();
-                expected.sort();
-                prop_assert_eq!(all, expected);
+                check_partition(&layers, budget, records.len(), &BTreeSet::new())?;
+                let shuffled = reordered(&records, rotate);
                 prop_assert_eq!(&layers, &kept_names(shuffled, &unplanned, old_budget, budget));
             }
 
@@ -412,26 +421,11 @@ mod tests {
                 exclude_every in 2usize..6,
                 rotate in 0usize..40,
             ) {
-                let excluded: BTreeSet<String> = (0..records.len())
-                    .filter(|i| i % exclude_every == 0)
-                    .map(|i| format!("p{i}"))
-                    .collect();
-                let mut shuffled = records.clone();
-                shuffled.reverse();
-                let shift = rotate % shuffled.len();
-                shuffled.rotate_left(shift);
+                let excluded = every_nth(records.len(), exclude_every);
+                let shuffled = reordered(&records, rotate);
                 for strategy in ALL {
                     let layers = layered_names(records.clone(), strategy, &excluded, budget);
-                    prop_assert!(layers.len() <= budget);
-                    prop_assert!(layers.iter().all(|l| !l.is_empty()));
-                    let mut all: Vec<String> = layers.concat();
-                    all.sort();
-                    let mut expected: Vec<String> = (0..records.len())
-                        .map(|i| format!("p{i}"))
-                        .filter(|n| !excluded.contains(n))
-                        .collect();
-                    expected.sort();
-                    prop_assert_eq!(all, expected);
+                    check_partition(&layers, budget, records.len(), &excluded)?;
                     prop_assert_eq!(&layers, &layered_names(shuffled.clone(), strategy, &excluded, budget));
                 }
             }
