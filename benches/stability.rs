@@ -708,6 +708,16 @@ struct SweepOutcome {
     exact: usize,
 }
 
+impl SweepOutcome {
+    /// The sum of what each change re-shipped, against each one's minimum.
+    fn of(shipped: &[u64], minimums: &[u64]) -> Self {
+        SweepOutcome {
+            shipped: shipped.iter().sum(),
+            exact: shipped.iter().zip(minimums).filter(|(s, m)| s <= m).count(),
+        }
+    }
+}
+
 /// The same kinds of change over many packages rather than one, so that a
 /// strategy is not judged by where one package happens to land: every
 /// top-level package removed in turn, 24 packages of various sizes added in
@@ -793,14 +803,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                         .iter()
                         .map(|v2| reshipped(old, &old.next(v2, column, budget)))
                         .collect();
-                    SweepOutcome {
-                        shipped: shipped.iter().sum(),
-                        exact: shipped
-                            .iter()
-                            .zip(&minimums)
-                            .filter(|(s, m)| s <= m)
-                            .count(),
-                    }
+                    SweepOutcome::of(&shipped, &minimums)
                 })
                 .collect();
             SweepKind {
@@ -881,14 +884,7 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
                     shipped.push(reshipped(&old, &new));
                     old = OldImage::new(new);
                 }
-                SweepOutcome {
-                    shipped: shipped.iter().sum(),
-                    exact: shipped
-                        .iter()
-                        .zip(&minimums)
-                        .filter(|(s, m)| s <= m)
-                        .count(),
-                }
+                SweepOutcome::of(&shipped, &minimums)
             })
             .collect();
         SweepKind {
