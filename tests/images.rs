@@ -205,15 +205,7 @@ fn image_tag_defaults_to_a_store_hash() {
 fn images_share_an_explicit_layer_byte_for_byte() {
     let a = check_image("shared-a", &["busybox"]);
     let b = check_image("shared-b", &["busybox", "etc-files"]);
-    let layers = |archive: &str| -> Vec<String> {
-        archive_manifest(Path::new(archive))[0]["Layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_owned())
-            .collect()
-    };
-    let (a_layers, b_layers) = (layers(&a), layers(&b));
+    let (a_layers, b_layers) = (archive_layers(Path::new(&a)), archive_layers(Path::new(&b)));
     assert_eq!(
         a_layers[0], b_layers[0],
         "the shared base layer has one digest"
@@ -406,19 +398,14 @@ fn a_new_version_keeps_the_layers_of_the_previous_plan() {
             .map(|p| p.as_str().unwrap()[44..].to_owned())
             .collect()
     };
-    let digests = |archive: &str| -> Vec<String> {
-        archive_manifest(Path::new(archive))[0]["Layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap().to_owned())
-            .collect()
-    };
     let (layers1, layers2) = (
         plan1["layers"].as_array().unwrap(),
         plan2["layers"].as_array().unwrap(),
     );
-    let (digests1, digests2) = (digests(&v1), digests(&v2));
+    let (digests1, digests2) = (
+        archive_layers(Path::new(&v1)),
+        archive_layers(Path::new(&v2)),
+    );
     // Every store layer of version 1 is where it was; all but the greeter's
     // are the same bytes.
     let store_layers1 = layers1.len() - 1;

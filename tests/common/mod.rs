@@ -394,12 +394,20 @@ pub fn out_path_of(attribute: &str) -> String {
         .to_owned()
 }
 
-/// How many layers the archive's Docker manifest lists.
-pub fn layer_count(archive: &Path) -> usize {
+/// The layer files the archive's Docker manifest lists, bottom first
+/// (named by digest).
+pub fn archive_layers(archive: &Path) -> Vec<String> {
     archive_manifest(archive)[0]["Layers"]
         .as_array()
         .expect("the manifest lists layers")
-        .len()
+        .iter()
+        .map(|l| l.as_str().expect("a layer file name").to_owned())
+        .collect()
+}
+
+/// How many layers the archive's Docker manifest lists.
+pub fn layer_count(archive: &Path) -> usize {
+    archive_layers(archive).len()
 }
 
 /// A closure file (exportReferencesGraph's JSON) of `paths`, with no
