@@ -130,25 +130,28 @@ fn excluding_a_path_the_config_runs() {
     );
 }
 
+/// Evaluates a fixture that must be refused before anything is built, with
+/// a message saying `expected`.
+fn assert_nix_eval_fails(attribute: &str, expected: &str) {
+    let output = output_of(&mut nix_build_command(attribute));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{attribute} built:\n{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+}
+
 #[test]
 fn layers_not_made_by_build_layer() {
-    let output = output_of(&mut nix_build_command("bad.not-a-layer"));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("every entry of `layers` must come from buildLayer"),
-        "{stderr}"
+    assert_nix_eval_fails(
+        "bad.not-a-layer",
+        "every entry of `layers` must come from buildLayer",
     );
 }
 
 #[test]
 fn a_previous_plan_that_is_a_derivation() {
-    let output = output_of(&mut nix_build_command("bad.previous-plan-derivation"));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("previousPlan must be a file, such as ./image-plan.json"),
-        "{stderr}"
+    assert_nix_eval_fails(
+        "bad.previous-plan-derivation",
+        "previousPlan must be a file, such as ./image-plan.json",
     );
 }
 
