@@ -103,14 +103,19 @@ pub fn plan_image(
         _ => None,
     };
     let base_directory_rules = inherited_directories(&roots.contents, made, &base_filesystem)?;
+    let mut helpers = helpers.to_vec();
     let previous = match &spec.previous_plan {
-        Some(file) => Some(previous_layers(Path::new(file))?),
+        Some(file) => {
+            // In the store, the plan is an input of the build, not content.
+            helpers.extend(StorePath::parse(file, store_dir).ok());
+            Some(previous_layers(Path::new(file))?)
+        }
         None => None,
     };
     let mut plan = plan::make_plan(
         spec,
         &graph,
-        helpers,
+        &helpers,
         roots,
         base,
         previous.as_ref(),

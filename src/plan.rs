@@ -145,13 +145,6 @@ pub fn make_plan(
         })
     };
     let mut taken: BTreeSet<NodeId> = helpers.iter().filter_map(|h| graph.id_of(h)).collect();
-    // A previous plan in the store is an input of the build, not content.
-    taken.extend(
-        spec.previous_plan
-            .as_deref()
-            .and_then(|plan| StorePath::parse(plan, store_dir).ok())
-            .and_then(|path| graph.id_of(&path)),
-    );
     taken.extend(excluded_paths(&spec, graph, store_dir)?);
 
     // The customisation layer: contents, accounts, and what commands make.
