@@ -411,9 +411,11 @@ fn a_new_version_keeps_the_layers_of_the_previous_plan() {
     let store_layers1 = layers1.len() - 1;
     for (index, layer) in layers1[..store_layers1].iter().enumerate() {
         let (before, after) = (names(layer), names(&layers2[index]));
+        let reason = layers2[index]["reason"].as_str().unwrap();
         if before == ["greeter-1"] {
             assert_eq!(after, ["greeter-2"]);
             assert_ne!(digests1[index], digests2[index]);
+            assert!(reason.contains(", greeter-1 now greeter-2"), "{reason}");
         } else {
             assert_eq!(before, after);
             assert_eq!(
@@ -421,7 +423,6 @@ fn a_new_version_keeps_the_layers_of_the_previous_plan() {
                 "layer {index}: {before:?}"
             );
         }
-        let reason = layers2[index]["reason"].as_str().unwrap();
         assert!(
             reason.starts_with("as in the previous plan (layer "),
             "{reason}"

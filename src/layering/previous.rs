@@ -57,14 +57,16 @@ impl PreviousLayers {
         by_name
     }
 
-    /// The previous layer of each version-free name, among the names not in
-    /// `current`: what a new version replaced, not a second version that
-    /// stays beside it.
-    fn by_version_free_name(&self, current: &HashSet<&str>) -> HashMap<String, usize> {
+    /// The previous layer and name of each version-free name, among the
+    /// names not in `current`: what a new version replaced, not a second
+    /// version that stays beside it.
+    fn by_version_free_name(&self, current: &HashSet<&str>) -> HashMap<String, (usize, &str)> {
         let mut by_key = HashMap::new();
         for (index, layer) in self.layers.iter().enumerate() {
             for name in layer.names.iter().filter(|n| !current.contains(n.as_str())) {
-                by_key.entry(version_free(name)).or_insert(index);
+                by_key
+                    .entry(version_free(name))
+                    .or_insert((index, name.as_str()));
             }
         }
         by_key
@@ -78,6 +80,8 @@ struct Kept {
     size: u64,
     /// Other previous layers merged into it to meet the budget.
     merged: Vec<usize>,
+    /// Paths that took the place of their gone version: (old name, new).
+    versions: Vec<(String, NodeId)>,
     /// Paths new since the previous plan that joined it.
     joined: usize,
 }
@@ -107,22 +111,23 @@ pub fn layers(
             paths: Vec::new(),
             size: 0,
             merged: Vec::new(),
+            versions: Vec::new(),
             joined: 0,
         })
         .collect();
     let mut fresh = Vec::new();
     for node in included {
-        match by_name
-            .get(name(node))
-            .copied()
-            .or_else(|| by_key.get(&version_free(name(node))).copied())
-        {
-            Some(index) => {
-                kept[index].paths.push(node);
-                kept[index].size += size(node);
-            }
-            None => fresh.push(node),
-        }
+        let index = if let Some(&index) = by_name.get(name(node)) {
+            index
+        } else if let Some(&(index, old)) = by_key.get(&version_free(name(node))) {
+            kept[index].versions.push((old.to_owned(), node));
+            index
+        } else {
+            fresh.push(node);
+            continue;
+        };
+        kept[index].paths.push(node);
+        kept[index].size += size(node);
     }
     kept.retain(|k| !k.paths.is_empty());
     while kept.len() > budget {
@@ -141,6 +146,7 @@ pub fn layers(
         into.size += gone.size;
         into.merged.push(gone.previous);
         into.merged.extend(gone.merged);
+        into.versions.extend(gone.versions);
     }
 
     let mut new_layers = Vec::new();
@@ -164,20 +170,41 @@ pub fn layers(
     Ok(kept
         .into_iter()
         .map(|k| StoreLayer {
-            reason: kept_reason(previous, &k),
+            reason: kept_reason(graph, previous, &k),
             paths: k.paths,
         })
         .chain(new_layers)
         .collect())
 }
 
-fn kept_reason(previous: &PreviousLayers, kept: &Kept) -> String {
+/// How many new versions a kept layer's reason names; the rest are counted.
+const VERSIONS_NAMED: usize = 3;
+
+/// The previous reason, after what has changed since: the layer's place in
+/// the previous plan, layers merged into it, new versions that replaced old
+/// ones (the previous reason may name the old), and paths that joined it.
+fn kept_reason(graph: &ClosureGraph, previous: &PreviousLayers, kept: &Kept) -> String {
     let mut said = format!("{KEPT} (layer {}", kept.previous + 1);
     if !kept.merged.is_empty() {
         let others: Vec<String> = kept.merged.iter().map(|i| (i + 1).to_string()).collect();
         said.push_str(&format!(
             ", with layers {} to meet maxLayers",
             others.join(", ")
+        ));
+    }
+    let mut versions: Vec<(&str, &str)> = kept
+        .versions
+        .iter()
+        .map(|(old, new)| (old.as_str(), graph.node(*new).path.name()))
+        .collect();
+    versions.sort_unstable();
+    for (old, new) in versions.iter().take(VERSIONS_NAMED) {
+        said.push_str(&format!(", {old} now {new}"));
+    }
+    if versions.len() > VERSIONS_NAMED {
+        said.push_str(&format!(
+            ", and {} more at new versions",
+            versions.len() - VERSIONS_NAMED
         ));
     }
     if kept.joined > 0 {
@@ -234,16 +261,35 @@ mod tests {
         assert_eq!(fresh, ["newlib", "tool"]);
         assert_eq!(
             layers[0].reason,
-            "as in the previous plan (layer 1): reason 1"
+            "as in the previous plan (layer 1, lib-1.0 now lib-1.1): reason 1"
         );
         assert_eq!(
             layers[1].reason,
-            "as in the previous plan (layer 3): reason 3"
+            "as in the previous plan (layer 3, app-1 now app-2): reason 3"
         );
         assert!(
             layers[2]
                 .reason
                 .starts_with("new since the previous plan: ")
+        );
+    }
+
+    #[test]
+    fn a_reason_names_a_few_new_versions_and_counts_the_rest() {
+        let g = sized_graph(&[
+            ("a-2", 1, &[]),
+            ("b-2", 1, &[]),
+            ("c-2", 1, &[]),
+            ("d-2", 1, &[]),
+            ("e-2", 1, &[]),
+            ("same", 1, &[]),
+        ]);
+        let old = previous(&[&["e-1", "d-1", "c-1", "b-1", "a-1", "same"]]);
+        let layers = layers(&g, LayeringStrategy::Stable, &BTreeSet::new(), 1, &old).unwrap();
+        assert_eq!(
+            layers[0].reason,
+            "as in the previous plan (layer 1, a-1 now a-2, b-1 now b-2, c-1 now c-2, \
+             and 2 more at new versions): reason 1"
         );
     }
 
