@@ -36,7 +36,7 @@ pub fn store_layers(
         budget >= 1,
         "the layer budget is checked when the spec is read"
     );
-    let mut layers = match strategy {
+    let layers = match strategy {
         LayeringStrategy::Popularity => {
             let order: Vec<NodeId> = popularity::order(graph)?
                 .into_iter()
@@ -53,11 +53,7 @@ pub fn store_layers(
             reason: "every store path (single-layer image)".to_owned(),
         }],
     };
-    layers.retain(|layer| !layer.paths.is_empty());
-    for layer in &mut layers {
-        layer.paths.sort_unstable();
-    }
-    Ok(layers)
+    Ok(settled(layers))
 }
 
 /// As [`store_layers`], keeping the layers of `previous`, an earlier plan of
@@ -70,11 +66,19 @@ pub fn store_layers_keeping(
     budget: usize,
     previous: &previous::PreviousLayers,
 ) -> Result<Vec<StoreLayer>> {
-    let mut layers = previous::layers(graph, strategy, excluded, budget, previous)?;
+    Ok(settled(previous::layers(
+        graph, strategy, excluded, budget, previous,
+    )?))
+}
+
+/// `layers` without empty ones, each with its paths in node order, as a plan
+/// lists them.
+fn settled(mut layers: Vec<StoreLayer>) -> Vec<StoreLayer> {
+    layers.retain(|layer| !layer.paths.is_empty());
     for layer in &mut layers {
         layer.paths.sort_unstable();
     }
-    Ok(layers)
+    layers
 }
 
 /// A store path name without its version: after the first, the

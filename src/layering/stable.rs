@@ -7,9 +7,9 @@
 //!   come and go most. Each gets a layer of its own while the layers reserved
 //!   for them last. When they are too many, those at least as large as a
 //!   threshold stay alone and the rest share a few layers by a hash of their
-//!   name (without its version). The threshold is a power of two or halfway between two (in
-//!   ratio), so it seldom moves when a package comes or goes, and the layers
-//!   of the others stay as they were.
+//!   name (without its version). The threshold is a power of two or halfway
+//!   between two (in ratio), so it seldom moves when a package comes or
+//!   goes, and the layers of the others stay as they were.
 //! - *Everything else* starts as one layer per path, and the two layers whose
 //!   union costs least are merged until the budget is met. Merging A and B
 //!   costs `size(A) × |deps(B) − deps(A)| + size(B) × |deps(A) − deps(B)|`,
