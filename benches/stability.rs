@@ -237,112 +237,178 @@ fn synthetic_universe(seed: u64) -> Universe {
     }
 }
 
-/// Debian's installed packages, with their real sizes and dependencies:
-/// the closure of every installed package.
-fn debian_universe() -> Option<Universe> {
-    let status = std::fs::read_to_string("/var/lib/dpkg/status").ok()?;
-    let mut installed: BTreeMap<String, (u64, Vec<Vec<String>>)> = BTreeMap::new();
-    let mut provides: BTreeMap<String, String> = BTreeMap::new();
-    for paragraph in status.split("\n\n") {
-        let field = |key: &str| {
-            paragraph
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-                .map(str::to_owned)
+/// Debian package records (`Package`, `Installed-Size`, `Pre-Depends`,
+/// `Depends`, `Provides`), as dpkg's status file and apt's index hold them.
+struct DebianRecords {
+    /// Size and dependencies (each a list of alternatives), by name; the
+    /// first record of a name counts.
+    packages: BTreeMap<String, (u64, Vec<Vec<String>>)>,
+    /// For each virtual name, the first package that provides it.
+    provides: BTreeMap<String, String>,
+}
+
+impl DebianRecords {
+    /// The records of `text` for which `keep` holds; `keep` is given a
+    /// record's field lookup.
+    fn parse(text: &str, keep: impl Fn(&dyn Fn(&str) -> Option<String>) -> bool) -> Self {
+        let mut records = DebianRecords {
+            packages: BTreeMap::new(),
+            provides: BTreeMap::new(),
         };
-        let (Some(name), Some(state)) = (field("Package"), field("Status")) else {
-            continue;
-        };
-        if !state.ends_with("installed") || state.contains("not-installed") {
-            continue;
-        }
-        let size = field("Installed-Size")
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-            * 1024;
-        let mut deps = Vec::new();
-        for key in ["Pre-Depends", "Depends"] {
-            for item in field(key).unwrap_or_default().split(',') {
-                let alternatives: Vec<String> = item
-                    .split('|')
-                    .map(|a| {
-                        a.trim()
-                            .split([' ', '(', ':'])
-                            .next()
-                            .unwrap_or("")
-                            .to_owned()
-                    })
-                    .filter(|a| !a.is_empty())
-                    .collect();
-                if !alternatives.is_empty() {
-                    deps.push(alternatives);
+        for paragraph in text.split("\n\n") {
+            let field = |key: &str| {
+                paragraph
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+                    .map(str::to_owned)
+            };
+            let Some(name) = field("Package") else {
+                continue;
+            };
+            if records.packages.contains_key(&name) || !keep(&field) {
+                continue;
+            }
+            let size = field("Installed-Size")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024;
+            let mut deps = Vec::new();
+            for key in ["Pre-Depends", "Depends"] {
+                for item in field(key).unwrap_or_default().split(',') {
+                    let alternatives: Vec<String> = item
+                        .split('|')
+                        .map(|a| {
+                            a.trim()
+                                .split([' ', '(', ':'])
+                                .next()
+                                .unwrap_or("")
+                                .to_owned()
+                        })
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                    if !alternatives.is_empty() {
+                        deps.push(alternatives);
+                    }
                 }
             }
-        }
-        for provided in field("Provides").unwrap_or_default().split(',') {
-            let provided = provided.trim().split([' ', '(']).next().unwrap_or("");
-            if !provided.is_empty() {
-                provides
-                    .entry(provided.to_owned())
-                    .or_insert_with(|| name.clone());
+            for provided in field("Provides").unwrap_or_default().split(',') {
+                let provided = provided.trim().split([' ', '(']).next().unwrap_or("");
+                if !provided.is_empty() {
+                    records
+                        .provides
+                        .entry(provided.to_owned())
+                        .or_insert_with(|| name.clone());
+                }
             }
+            records.packages.insert(name, (size.max(4096), deps));
         }
-        installed.insert(name, (size.max(4096), deps));
+        records
     }
-    // Dependencies resolved to installed packages.
-    let resolve = |alternatives: &Vec<String>| {
+
+    /// The package that meets a dependency: its first alternative that is a
+    /// package, or else is provided by one.
+    fn resolve(&self, alternatives: &[String]) -> Option<String> {
         alternatives.iter().find_map(|a| {
-            if installed.contains_key(a) {
+            if self.packages.contains_key(a) {
                 Some(a.clone())
             } else {
-                provides.get(a).cloned()
+                self.provides.get(a).cloned()
             }
         })
-    };
-    let edges: BTreeMap<String, Vec<String>> = installed
-        .iter()
-        .map(|(name, (_, deps))| {
-            let mut resolved: Vec<String> = deps
-                .iter()
-                .filter_map(resolve)
-                .filter(|d| d != name)
-                .collect();
-            resolved.sort();
-            resolved.dedup();
-            (name.clone(), resolved)
-        })
-        .collect();
-    // Debian has dependency cycles, Nix has none: each strongly connected
-    // component becomes one package.
-    let components = strongly_connected(&edges);
-    let component_of: BTreeMap<&String, String> = components
-        .iter()
-        .flat_map(|c| c.iter().map(move |m| (m, c[0].clone())))
-        .collect();
-    let mut packages = BTreeMap::new();
-    for component in &components {
-        let name = component[0].clone();
-        let size = component.iter().map(|m| installed[m].0).sum();
-        let mut deps: Vec<String> = component
-            .iter()
-            .flat_map(|m| &edges[m])
-            .map(|d| component_of[d].clone())
-            .filter(|d| *d != name)
-            .collect();
-        deps.sort();
-        deps.dedup();
-        packages.insert(name.clone(), Package::new(name, size, deps));
     }
-    let depended: BTreeSet<&String> = packages.values().flat_map(|p| &p.deps).collect();
-    let top_level = packages
-        .keys()
-        .filter(|n| !depended.contains(n))
-        .cloned()
-        .collect();
-    Some(Universe {
-        packages,
-        top_level,
-    })
+
+    /// The packages `name` depends on, resolved.
+    fn dependencies(&self, name: &str) -> Vec<String> {
+        let mut resolved: Vec<String> = self.packages[name]
+            .1
+            .iter()
+            .filter_map(|alternatives| self.resolve(alternatives))
+            .filter(|d| d != name)
+            .collect();
+        resolved.sort();
+        resolved.dedup();
+        resolved
+    }
+
+    /// A package set of `selected` (closed under dependencies) whose image
+    /// holds every package nothing depends on. Debian has dependency
+    /// cycles, Nix has none: each strongly connected component becomes one
+    /// package.
+    fn universe(&self, selected: &BTreeSet<String>) -> Universe {
+        let edges: BTreeMap<String, Vec<String>> = selected
+            .iter()
+            .map(|name| (name.clone(), self.dependencies(name)))
+            .collect();
+        let components = strongly_connected(&edges);
+        let component_of: BTreeMap<&String, String> = components
+            .iter()
+            .flat_map(|c| c.iter().map(move |m| (m, c[0].clone())))
+            .collect();
+        let mut packages = BTreeMap::new();
+        for component in &components {
+            let name = component[0].clone();
+            let size = component.iter().map(|m| self.packages[m].0).sum();
+            let mut deps: Vec<String> = component
+                .iter()
+                .flat_map(|m| &edges[m])
+                .map(|d| component_of[d].clone())
+                .filter(|d| *d != name)
+                .collect();
+            deps.sort();
+            deps.dedup();
+            packages.insert(name.clone(), Package::new(name, size, deps));
+        }
+        let depended: BTreeSet<&String> = packages.values().flat_map(|p| &p.deps).collect();
+        let top_level = packages
+            .keys()
+            .filter(|n| !depended.contains(n))
+            .cloned()
+            .collect();
+        Universe {
+            packages,
+            top_level,
+        }
+    }
+}
+
+/// Debian's installed packages, with their real sizes and dependencies:
+/// the closure of every installed package.
+fn debian_universe() -> Universe {
+    let status =
+        std::fs::read_to_string("/var/lib/dpkg/status").expect("cannot read /var/lib/dpkg/status");
+    let records = DebianRecords::parse(&status, |field| {
+        field("Status").is_some_and(|s| s.ends_with("installed") && !s.contains("not-installed"))
+    });
+    let every: BTreeSet<String> = records.packages.keys().cloned().collect();
+    records.universe(&every)
+}
+
+/// The Debian archive's `metapackage` (from apt's package index), with real
+/// sizes and dependencies: the closure of what it depends on, a realistic
+/// large image.
+fn debian_archive_universe(metapackage: &str) -> Universe {
+    let output = std::process::Command::new("apt-cache")
+        .arg("dumpavail")
+        .output()
+        .expect("cannot run apt-cache dumpavail");
+    assert!(
+        output.status.success(),
+        "apt-cache dumpavail failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = DebianRecords::parse(&String::from_utf8_lossy(&output.stdout), |_| true);
+    assert!(
+        records.packages.contains_key(metapackage),
+        "apt's package index lacks {metapackage}: run apt-get update"
+    );
+    let mut selected = BTreeSet::new();
+    let mut stack = records.dependencies(metapackage);
+    while let Some(name) = stack.pop() {
+        if selected.insert(name.clone()) {
+            stack.extend(records.dependencies(&name));
+        }
+    }
+    records.universe(&selected)
 }
 
 /// Tarjan's strongly connected components, each listed smallest name first.
@@ -939,6 +1005,39 @@ fn timing(paths: usize, seed: u64) {
     println!();
 }
 
+/// The large real package set: the closure of this metapackage of the
+/// Debian archive.
+const ARCHIVE_METAPACKAGE: &str = "gnome";
+
+/// The five single cases of a Debian package set, and its application: the
+/// largest top-level package changes; the largest package with 10 to 59
+/// dependents changes; the package most depend on changes; a package is
+/// added; the first other top-level package by name is removed.
+fn debian_cases(set: &Universe) -> (String, Vec<(String, Universe)>) {
+    let app = set
+        .top_level
+        .iter()
+        .max_by_key(|t| (set.packages[*t].size, (*t).clone()))
+        .unwrap()
+        .clone();
+    let mid = set
+        .packages
+        .keys()
+        .filter(|p| (10..60).contains(&set.dependents(p).len()))
+        .max_by_key(|p| (set.packages[*p].size, (*p).clone()))
+        .cloned()
+        .unwrap();
+    let leaf = set
+        .packages
+        .keys()
+        .max_by_key(|p| (set.dependents(p).len(), (*p).clone()))
+        .unwrap()
+        .clone();
+    let removed = set.top_level.iter().find(|t| **t != app).unwrap().clone();
+    let set_cases = cases(set, &app, &mid, &leaf, &removed);
+    (app, set_cases)
+}
+
 fn main() {
     let args = Args::parse();
     let synthetic = synthetic_universe(args.seed);
@@ -952,52 +1051,37 @@ fn main() {
         args.detail,
     );
 
-    let debian = debian_universe().expect("cannot read /var/lib/dpkg/status");
-    let biggest_top = debian
-        .top_level
-        .iter()
-        .max_by_key(|t| (debian.packages[*t].size, (*t).clone()))
-        .unwrap()
-        .clone();
-    let mid = debian
-        .packages
-        .keys()
-        .filter(|p| (10..60).contains(&debian.dependents(p).len()))
-        .max_by_key(|p| (debian.packages[*p].size, (*p).clone()))
-        .cloned()
-        .unwrap();
-    let leaf = debian
-        .packages
-        .keys()
-        .max_by_key(|p| (debian.dependents(p).len(), (*p).clone()))
-        .unwrap()
-        .clone();
-    let removed = debian
-        .top_level
-        .iter()
-        .find(|t| **t != biggest_top)
-        .unwrap()
-        .clone();
-    let debian_cases = cases(&debian, &biggest_top, &mid, &leaf, &removed);
-    report(
-        "This machine's Debian packages (real sizes and dependencies)",
-        &debian,
-        debian_cases,
-        args.budget,
-        &biggest_top,
-        args.detail,
-    );
+    let sets = [
+        (
+            "This machine's Debian packages (real sizes and dependencies)".to_owned(),
+            "Debian packages",
+            debian_universe(),
+        ),
+        (
+            format!("The Debian archive's `{ARCHIVE_METAPACKAGE}` (real sizes and dependencies)"),
+            ARCHIVE_METAPACKAGE,
+            debian_archive_universe(ARCHIVE_METAPACKAGE),
+        ),
+    ];
+    for (title, _, set) in &sets {
+        let (app, set_cases) = debian_cases(set);
+        report(title, set, set_cases, args.budget, &app, args.detail);
+    }
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
     print_sweep(&synthetic_sweep);
-    println!("Debian packages:\n");
-    print_sweep(&sweep_totals(&debian, args.budget));
+    for (_, short, set) in &sets {
+        println!("{short}:\n");
+        print_sweep(&sweep_totals(set, args.budget));
+    }
     println!("#### Versions one after another\n");
     println!("Generated package set:\n");
     print_sweep(&in_a_row(&synthetic, args.budget));
-    println!("Debian packages:\n");
-    print_sweep(&in_a_row(&debian, args.budget));
+    for (_, short, set) in &sets {
+        println!("{short}:\n");
+        print_sweep(&in_a_row(set, args.budget));
+    }
     seeds(args.seeds, args.budget, (args.seed, synthetic_sweep));
     timing(10_000, args.seed);
 }
