@@ -788,8 +788,9 @@ impl SweepOutcome {
 /// strategy is not judged by where one package happens to land: every
 /// top-level package removed in turn, 24 packages of various sizes added in
 /// turn (on existing dependencies only, then each with new libraries of its
-/// own), and every package with 2 to 60 dependents changed in turn. The
-/// titles name each kind with its count.
+/// own), every package with 2 to 60 dependents changed in turn, and an
+/// addition and a removal at eight top-level counts. The titles name each
+/// kind with its count.
 fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
     let v1 = base.closure();
     let removals: Vec<Universe> = base
@@ -856,7 +857,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
             "libraries changed",
         ),
     ];
-    kinds
+    let mut kinds: Vec<SweepKind> = kinds
         .into_iter()
         .map(|(title, universes, short)| {
             let closures: Vec<Vec<PathRecord>> = universes.iter().map(Universe::closure).collect();
@@ -880,7 +881,64 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 outcomes,
             }
         })
-        .collect()
+        .collect();
+    kinds.extend(at_top_level_counts(base, budget));
+    kinds
+}
+
+/// An addition and a removal at eight top-level counts in a row: the image
+/// less its first 0 to 7 top-level packages (by name) gets a package, or
+/// loses its next one. Where the layers a strategy keeps for top-level
+/// packages step with their count, one count alone lands on a step or not
+/// by chance.
+fn at_top_level_counts(base: &Universe, budget: usize) -> Vec<SweepKind> {
+    let mut tops = base.top_level.clone();
+    tops.sort();
+    let counts = tops.len().saturating_sub(1).min(8);
+    [
+        (true, "a package added", "packages added at 8 counts"),
+        (
+            false,
+            "a top-level package removed",
+            "top-level packages removed at 8 counts",
+        ),
+    ]
+    .into_iter()
+    .map(|(adding, what, short)| {
+        let mut shipped = vec![Vec::new(); COLUMNS.len()];
+        let mut minimums = Vec::new();
+        for k in 0..counts {
+            let mut v1 = base.clone();
+            v1.top_level.retain(|t| !tops[..k].contains(t));
+            let mut v2 = v1.clone();
+            if adding {
+                add_package(&mut v2, &v1, k as u64, k as u64, 0);
+            } else {
+                v2.top_level.retain(|t| *t != tops[k]);
+            }
+            let (v1, v2) = (v1.closure(), v2.closure());
+            minimums.push(minimum(&v1, &v2));
+            let olds = old_layerings(&v1, budget);
+            for (index, (column, old)) in COLUMNS.into_iter().zip(&olds).enumerate() {
+                shipped[index].push(reshipped(old, &old.next(&v2, column, budget)));
+            }
+        }
+        SweepKind {
+            title: format!(
+                "{what}, at {counts} top-level counts ({} to {} top-level packages)",
+                tops.len() + 1 - counts,
+                tops.len()
+            ),
+            short,
+            changes: counts,
+            minimum: minimums.iter().sum(),
+            outcomes: shipped
+                .iter()
+                .map(|s| SweepOutcome::of(s, &minimums))
+                .collect(),
+        }
+    })
+    .collect()
 }
 
 /// Adds package `i` to `u` as a top-level package, 0.25 to 8 MiB, on the
