@@ -1112,12 +1112,12 @@ fn main() {
     let sets = [
         (
             "This machine's Debian packages (real sizes and dependencies)".to_owned(),
-            "Debian packages",
+            "Debian packages".to_owned(),
             debian_universe(),
         ),
         (
             format!("The Debian archive's `{ARCHIVE_METAPACKAGE}` (real sizes and dependencies)"),
-            ARCHIVE_METAPACKAGE,
+            format!("The `{ARCHIVE_METAPACKAGE}` closure"),
             debian_archive_universe(ARCHIVE_METAPACKAGE),
         ),
     ];
