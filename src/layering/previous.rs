@@ -131,12 +131,6 @@ pub fn layers(
     }
     kept.retain(|k| !k.paths.is_empty());
     while kept.len() > budget {
-        let smallest = |kept: &[Kept], skip: Option<usize>| {
-            (0..kept.len())
-                .filter(|&i| Some(i) != skip)
-                .min_by_key(|&i| (kept[i].size, i))
-                .expect("more layers than a budget of at least one")
-        };
         let first = smallest(&kept, None);
         let second = smallest(&kept, Some(first));
         let (low, high) = (first.min(second), first.max(second));
@@ -153,9 +147,7 @@ pub fn layers(
     if !fresh.is_empty() {
         let room = budget - kept.len();
         if room == 0 {
-            let smallest = (0..kept.len())
-                .min_by_key(|&i| (kept[i].size, i))
-                .expect("a budget of at least one");
+            let smallest = smallest(&kept, None);
             kept[smallest].joined = fresh.len();
             kept[smallest].paths.extend(fresh);
         } else {
@@ -175,6 +167,14 @@ pub fn layers(
         })
         .chain(new_layers)
         .collect())
+}
+
+/// The smallest of `kept` but `skip` (the lowest, of equal sizes).
+fn smallest(kept: &[Kept], skip: Option<usize>) -> usize {
+    (0..kept.len())
+        .filter(|&i| Some(i) != skip)
+        .min_by_key(|&i| (kept[i].size, i))
+        .expect("a budget of at least one leaves a layer kept")
 }
 
 /// How many new versions a kept layer's reason names; the rest are counted.
