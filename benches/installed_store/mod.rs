@@ -205,8 +205,11 @@ impl FileLists {
                 .get(package)
                 .unwrap_or_else(|| panic!("dpkg lists no files for {package}"));
             for line in fs::read_to_string(list).unwrap().lines() {
+                // Besides paths, a list may say where a file was diverted.
                 let source = Path::new(line);
-                let (Some(parent), Some(name)) = (source.parent(), source.file_name()) else {
+                let (true, Some(parent), Some(name)) =
+                    (source.is_absolute(), source.parent(), source.file_name())
+                else {
                     continue;
                 };
                 let Ok(meta) = fs::symlink_metadata(source) else {
@@ -229,8 +232,13 @@ impl FileLists {
                 if meta.file_type().is_symlink() {
                     symlink(fs::read_link(source).unwrap(), &target).unwrap();
                 } else if meta.is_file() {
+                    // Linking a file one does not own may be refused:
+                    // copy it then.
                     fs::hard_link(source, &target)
-                        .unwrap_or_else(|e| panic!("cannot link {line}: {e}"));
+                        .or_else(|_| fs::copy(source, &target).map(drop))
+                        .unwrap_or_else(|e| {
+                            panic!("cannot link or copy {line} (run as root?): {e}")
+                        });
                     bytes += meta.len();
                 }
             }
