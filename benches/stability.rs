@@ -745,19 +745,27 @@ fn report_built(base: &Universe, cases: Vec<(String, Universe)>, budget: usize) 
         for (index, (column, old)) in COLUMNS.into_iter().zip(&olds).enumerate() {
             let previous = column.keeps_old_plan.then_some(old.file.as_path());
             let new = store.describe(&v2, column.strategy, budget, previous);
-            let sent: Vec<&(String, u64, BTreeSet<String>)> = new
+            // Each layer: whether its digest is new, and whether its paths.
+            let new_by: Vec<(bool, bool)> = new
                 .layers
                 .iter()
-                .filter(|(digest, _, _)| !old.layers.iter().any(|l| l.0 == *digest))
+                .map(|(digest, _, paths)| {
+                    (
+                        !old.layers.iter().any(|l| l.0 == *digest),
+                        !old.layers.iter().any(|l| l.2 == *paths),
+                    )
+                })
                 .collect();
-            let by_paths = new
+            compared += 1;
+            agreeing += usize::from(new_by.iter().all(|(digest, paths)| digest == paths));
+            let sent: Vec<u64> = new
                 .layers
                 .iter()
-                .filter(|(_, _, paths)| !old.layers.iter().any(|l| l.2 == *paths))
-                .count();
-            compared += 1;
-            agreeing += usize::from(by_paths == sent.len());
-            let shipped: u64 = sent.iter().map(|l| l.1).sum();
+                .zip(&new_by)
+                .filter(|(_, (digest, _))| *digest)
+                .map(|(layer, _)| layer.1)
+                .collect();
+            let shipped: u64 = sent.iter().sum();
             totals[index] += shipped;
             print!(
                 " {:.1} | {} | {} of {} |",
