@@ -1,7 +1,7 @@
 //! Installed Debian packages as a store of real files: each store path of a
 //! package set becomes a directory holding its packages' files, hard-linked
-//! from where dpkg installed them, and strata describes real images of it,
-//! so that their layers' digests can be compared.
+//! (or copied) from where dpkg installed them, and strata describes real
+//! images of it, so that their layers' digests can be compared.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
