@@ -644,12 +644,10 @@ fn report(
         v1.len() - 1,
         mib(total)
     );
-    print!("| change | minimum (MiB) |");
-    for Column { name, .. } in COLUMNS {
-        print!(" {name}: re-shipped (MiB) | × minimum | layers | largest (MiB) |");
-    }
-    println!();
-    println!("|---|---:|{}", "---:|---:|---:|---:|".repeat(COLUMNS.len()));
+    print_head(
+        "change | minimum (MiB)",
+        &["re-shipped (MiB)", "× minimum", "layers", "largest (MiB)"],
+    );
     let mut totals = [0u64; COLUMNS.len()];
     let mut total_minimum = 0;
     let olds = old_layerings(&v1, budget);
@@ -694,14 +692,7 @@ fn report(
         }
         println!();
     }
-    print!("| all five | {:.1} |", mib(total_minimum));
-    for total in totals {
-        print!(
-            " **{:.1}** | {} | | |",
-            mib(total),
-            ratio(total, total_minimum)
-        );
-    }
+    print_totals(total_minimum, &totals, 2);
     println!();
     if let Some(app) = base.packages.get(app) {
         println!("\nThe application's own size: {:.1} MiB.\n", mib(app.size));
@@ -725,16 +716,21 @@ fn report_built(base: &Universe, cases: Vec<(String, Universe)>, budget: usize) 
         v1.len(),
         mib(bytes)
     );
-    print!("| change | minimum (MiB) |");
-    for Column { name, .. } in COLUMNS {
-        print!(" {name}: re-shipped (MiB) | × minimum | layers re-shipped |");
+    print_head(
+        "change | minimum (MiB)",
+        &["re-shipped (MiB)", "× minimum", "layers re-shipped"],
+    );
+    // The old image is planned afresh in every column: one description per
+    // strategy.
+    let mut olds: Vec<installed_store::Described> = Vec::new();
+    for column in COLUMNS {
+        let described = COLUMNS
+            .iter()
+            .zip(&olds)
+            .find(|(earlier, _)| earlier.strategy == column.strategy)
+            .map(|(_, old)| old.clone());
+        olds.push(described.unwrap_or_else(|| store.describe(&v1, column.strategy, budget, None)));
     }
-    println!();
-    println!("|---|---:|{}", "---:|---:|---:|".repeat(COLUMNS.len()));
-    let olds: Vec<_> = COLUMNS
-        .into_iter()
-        .map(|column| store.describe(&v1, column.strategy, budget, None))
-        .collect();
     let (mut totals, mut total_minimum) = ([0u64; COLUMNS.len()], 0);
     let (mut agreeing, mut compared) = (0, 0);
     for (name, universe) in cases {
@@ -777,14 +773,7 @@ fn report_built(base: &Universe, cases: Vec<(String, Universe)>, budget: usize) 
         }
         println!();
     }
-    print!("| all five | {:.1} |", mib(total_minimum));
-    for total in totals {
-        print!(
-            " **{:.1}** | {} | |",
-            mib(total),
-            ratio(total, total_minimum)
-        );
-    }
+    print_totals(total_minimum, &totals, 1);
     println!(
         "\n\nLayers re-shipped (new digests) are the layers with paths the old image had in no layer, in {agreeing} of {compared} comparisons.\n"
     );
@@ -825,14 +814,37 @@ fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
         .sum()
 }
 
-/// A table of sweep results, one row per kind of change.
-fn print_sweep(kinds: &[SweepKind]) {
-    print!("| changes | minimum, total (MiB) |");
+/// The head of a table with a group of cells per column: `lead` the first
+/// two cells' titles, `group` each column's own.
+fn print_head(lead: &str, group: &[&str]) {
+    print!("| {lead} |");
     for Column { name, .. } in COLUMNS {
-        print!(" {name}: re-shipped, total (MiB) | × minimum | nothing extra |");
+        print!(" {name}: {} |", group.join(" | "));
     }
     println!();
-    println!("|---|---:|{}", "---:|---:|---:|".repeat(COLUMNS.len()));
+    println!("|---|---:|{}", "---:|".repeat(group.len() * COLUMNS.len()));
+}
+
+/// The row of the five single cases together: each column's total and its
+/// ratio to the minimum, then `blanks` empty cells.
+fn print_totals(minimum: u64, totals: &[u64], blanks: usize) {
+    print!("| all five | {:.1} |", mib(minimum));
+    for &total in totals {
+        print!(
+            " **{:.1}** | {} |{}",
+            mib(total),
+            ratio(total, minimum),
+            " |".repeat(blanks)
+        );
+    }
+}
+
+/// A table of sweep results, one row per kind of change.
+fn print_sweep(kinds: &[SweepKind]) {
+    print_head(
+        "changes | minimum, total (MiB)",
+        &["re-shipped, total (MiB)", "× minimum", "nothing extra"],
+    );
     for kind in kinds {
         print!("| {} | {:.1} |", kind.title, mib(kind.minimum));
         for outcome in &kind.outcomes {

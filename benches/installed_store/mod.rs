@@ -31,6 +31,7 @@ pub struct BuiltStore {
 
 /// An image as strata describes it: its description file, and each layer's
 /// digest, size and store paths.
+#[derive(Clone)]
 pub struct Described {
     pub file: PathBuf,
     pub layers: Vec<(String, u64, BTreeSet<String>)>,
