@@ -796,6 +796,12 @@ fn reshipped(old: &OldImage, new: &[Vec<(String, u64)>]) -> u64 {
         .sum()
 }
 
+/// Whether `shipped` meets the target of a change other than the
+/// application's: within 1.5 times its `minimum`.
+fn within_target(shipped: u64, minimum: u64) -> bool {
+    shipped <= minimum + minimum / 2
+}
+
 /// `shipped` as a multiple of `minimum`, or a dash when nothing had to be.
 fn ratio(shipped: u64, minimum: u64) -> String {
     if minimum == 0 {
@@ -843,17 +849,25 @@ fn print_totals(minimum: u64, totals: &[u64], blanks: usize) {
 fn print_sweep(kinds: &[SweepKind]) {
     print_head(
         "changes | minimum, total (MiB)",
-        &["re-shipped, total (MiB)", "× minimum", "nothing extra"],
+        &[
+            "re-shipped, total (MiB)",
+            "× minimum",
+            "nothing extra",
+            "within 1.5×",
+        ],
     );
     for kind in kinds {
-        print!("| {} | {:.1} |", kind.title, mib(kind.minimum));
-        for outcome in &kind.outcomes {
+        let changes = kind.minimums.len();
+        let minimum: u64 = kind.minimums.iter().sum();
+        print!("| {} | {:.1} |", kind.title, mib(minimum));
+        for shipped in &kind.shipped {
+            let total: u64 = shipped.iter().sum();
+            let exact = kind.count(shipped, |s, m| s <= m);
+            let within = kind.count(shipped, within_target);
             print!(
-                " {:.1} | {} | {} of {} |",
-                mib(outcome.shipped),
-                ratio(outcome.shipped, kind.minimum),
-                outcome.exact,
-                kind.changes
+                " {:.1} | {} | {exact} of {changes} | {within} of {changes} |",
+                mib(total),
+                ratio(total, minimum)
             );
         }
         println!();
@@ -861,30 +875,57 @@ fn print_sweep(kinds: &[SweepKind]) {
     println!();
 }
 
-/// One kind of change of a sweep, summed over its changes.
+/// A sweep table, then how many of its library changes re-ship no more than
+/// 1.5 times their minimum, by the size of that minimum: small changes are
+/// where a shared layer costs most.
+fn print_sweep_and_libraries(kinds: &[SweepKind]) {
+    const BANDS: [(u64, u64); 4] = [(0, 8), (8, 32), (32, 128), (128, u64::MAX)];
+    print_sweep(kinds);
+    let Some(kind) = kinds.iter().find(|k| k.short == LIBRARIES_CHANGED) else {
+        return;
+    };
+    print_head("library changes, by minimum | changes", &["within 1.5×"]);
+    for (low, high) in BANDS {
+        let in_band = |m: u64| (low << 20..high.saturating_mul(1 << 20)).contains(&m);
+        let band = if high == u64::MAX {
+            format!("{low} MiB or more")
+        } else {
+            format!("{low} to {high} MiB")
+        };
+        let count = kind.minimums.iter().filter(|&&m| in_band(m)).count();
+        print!("| {band} | {count} |");
+        for shipped in &kind.shipped {
+            let within = kind.count(shipped, |s, m| in_band(m) && within_target(s, m));
+            print!(" {within} of {count} |");
+        }
+        println!();
+    }
+    println!();
+}
+
+/// The short name of the sweep's library changes.
+const LIBRARIES_CHANGED: &str = "libraries changed";
+
+/// One kind of change of a sweep: each change's minimum and what each
+/// column re-shipped for it.
 struct SweepKind {
     title: String,
     /// The kind without its count, for sums over several graphs.
     short: &'static str,
-    changes: usize,
-    minimum: u64,
-    /// Per column, in the order of `COLUMNS`.
-    outcomes: Vec<SweepOutcome>,
+    minimums: Vec<u64>,
+    /// Per column, in the order of `COLUMNS`, the bytes each change
+    /// re-shipped.
+    shipped: Vec<Vec<u64>>,
 }
 
-struct SweepOutcome {
-    shipped: u64,
-    /// Changes that re-shipped no more than their minimum.
-    exact: usize,
-}
-
-impl SweepOutcome {
-    /// The sum of what each change re-shipped, against each one's minimum.
-    fn of(shipped: &[u64], minimums: &[u64]) -> Self {
-        SweepOutcome {
-            shipped: shipped.iter().sum(),
-            exact: shipped.iter().zip(minimums).filter(|(s, m)| s <= m).count(),
-        }
+impl SweepKind {
+    /// How many changes meet `test` (re-shipped bytes, minimum).
+    fn count(&self, shipped: &[u64], test: impl Fn(u64, u64) -> bool) -> usize {
+        shipped
+            .iter()
+            .zip(&self.minimums)
+            .filter(|&(&s, &m)| test(s, m))
+            .count()
     }
 }
 
@@ -958,7 +999,7 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 libraries.len()
             ),
             libraries,
-            "libraries changed",
+            LIBRARIES_CHANGED,
         ),
     ];
     let mut kinds: Vec<SweepKind> = kinds
@@ -966,23 +1007,21 @@ fn sweep_totals(base: &Universe, budget: usize) -> Vec<SweepKind> {
         .map(|(title, universes, short)| {
             let closures: Vec<Vec<PathRecord>> = universes.iter().map(Universe::closure).collect();
             let minimums: Vec<u64> = closures.iter().map(|v2| minimum(&v1, v2)).collect();
-            let outcomes = COLUMNS
+            let shipped = COLUMNS
                 .into_iter()
                 .zip(&olds)
                 .map(|(column, old)| {
-                    let shipped: Vec<u64> = closures
+                    closures
                         .iter()
                         .map(|v2| reshipped(old, &old.next(v2, column, budget)))
-                        .collect();
-                    SweepOutcome::of(&shipped, &minimums)
+                        .collect()
                 })
                 .collect();
             SweepKind {
                 title,
                 short,
-                changes: closures.len(),
-                minimum: minimums.iter().sum(),
-                outcomes,
+                minimums,
+                shipped,
             }
         })
         .collect();
@@ -1034,12 +1073,8 @@ fn at_top_level_counts(base: &Universe, budget: usize) -> Vec<SweepKind> {
                 tops.len()
             ),
             short,
-            changes: counts,
-            minimum: minimums.iter().sum(),
-            outcomes: shipped
-                .iter()
-                .map(|s| SweepOutcome::of(s, &minimums))
-                .collect(),
+            minimums,
+            shipped,
         }
     })
     .collect()
@@ -1102,7 +1137,7 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
     .map(|(title, versions)| {
         let closures: Vec<Vec<PathRecord>> = versions.iter().map(Universe::closure).collect();
         let minimums: Vec<u64> = closures.windows(2).map(|w| minimum(&w[0], &w[1])).collect();
-        let outcomes = COLUMNS
+        let shipped = COLUMNS
             .into_iter()
             .map(|column| {
                 let mut old = OldImage::new(layering(&closures[0], column.strategy, budget, None));
@@ -1112,15 +1147,14 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
                     shipped.push(reshipped(&old, &new));
                     old = OldImage::new(new);
                 }
-                SweepOutcome::of(&shipped, &minimums)
+                shipped
             })
             .collect();
         SweepKind {
             title: title.to_owned(),
             short: title,
-            changes: minimums.len(),
-            minimum: minimums.iter().sum(),
-            outcomes,
+            minimums,
+            shipped,
         }
     })
     .collect()
@@ -1234,10 +1268,10 @@ fn main() {
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
-    print_sweep(&synthetic_sweep);
+    print_sweep_and_libraries(&synthetic_sweep);
     for (_, short, set) in &sets {
         println!("{short}:\n");
-        print_sweep(&sweep_totals(set, args.budget));
+        print_sweep_and_libraries(&sweep_totals(set, args.budget));
     }
     println!("#### Versions one after another\n");
     println!("Generated package set:\n");
@@ -1285,11 +1319,9 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
                 sweeps.push(kind);
                 continue;
             };
-            sum.changes += kind.changes;
-            sum.minimum += kind.minimum;
-            for (total, outcome) in sum.outcomes.iter_mut().zip(kind.outcomes) {
-                total.shipped += outcome.shipped;
-                total.exact += outcome.exact;
+            sum.minimums.extend(kind.minimums);
+            for (total, shipped) in sum.shipped.iter_mut().zip(kind.shipped) {
+                total.extend(shipped);
             }
         }
         let v1 = base.closure();
@@ -1304,13 +1336,13 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
             let mut met_here = 0;
             for (case, v2) in changed.iter().enumerate() {
                 let shipped = reshipped(old, &old.next(v2, column, budget));
-                let (reference, limit) = if case == 0 {
-                    (app_size, app_size + app_size / 20)
+                let (reference, met_target) = if case == 0 {
+                    (app_size, shipped <= app_size + app_size / 20)
                 } else {
                     let minimum = minimum(&v1, v2);
-                    (minimum, minimum + minimum / 2)
+                    (minimum, within_target(shipped, minimum))
                 };
-                if shipped <= limit {
+                if met_target {
                     met[index][case] += 1;
                     met_here += 1;
                 }
@@ -1344,7 +1376,7 @@ fn seeds(count: u64, budget: usize, (measured_seed, measured_sweep): (u64, Vec<S
     }
     println!("\nThe sweeps on the {count} graphs, summed:\n");
     for sum in &mut sweeps {
-        sum.title = format!("{}, {} in all", sum.short, sum.changes);
+        sum.title = format!("{}, {} in all", sum.short, sum.minimums.len());
     }
-    print_sweep(&sweeps);
+    print_sweep_and_libraries(&sweeps);
 }
