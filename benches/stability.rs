@@ -811,13 +811,17 @@ fn ratio(shipped: u64, minimum: u64) -> String {
     }
 }
 
-/// The bytes of `v2`'s paths that `v1` lacks.
-fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
+/// The store paths of `v2` that `v1` lacks (the image's spec file aside).
+fn new_paths<'a>(v1: &[PathRecord], v2: &'a [PathRecord]) -> Vec<&'a PathRecord> {
     let old: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
     v2.iter()
         .filter(|r| !old.contains(r.path.as_str()) && !r.path.ends_with("image-spec.json"))
-        .filter_map(|r| r.nar_size)
-        .sum()
+        .collect()
+}
+
+/// The bytes of `v2`'s paths that `v1` lacks.
+fn minimum(v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
+    new_paths(v1, v2).iter().filter_map(|r| r.nar_size).sum()
 }
 
 /// The head of a table with a group of cells per column: `lead` the first

@@ -13,10 +13,11 @@ use std::process::Command;
 
 use clap::ValueEnum;
 use strata::closure::PathRecord;
+use strata::description::ImageDescription;
 use strata::spec::LayeringStrategy;
 
-use crate::Universe;
 use crate::rng::Rng;
+use crate::{Universe, new_paths};
 
 /// A store of real files for images of Debian package sets.
 pub struct BuiltStore {
@@ -89,10 +90,8 @@ impl BuiltStore {
     /// What `v2` cannot avoid sending: its paths that `v1` lacks, in one
     /// layer (nothing when there are none).
     pub fn minimum(&self, v1: &[PathRecord], v2: &[PathRecord]) -> u64 {
-        let old: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
-        let new: Vec<PathRecord> = v2
-            .iter()
-            .filter(|r| !old.contains(r.path.as_str()))
+        let new: Vec<PathRecord> = new_paths(v1, v2)
+            .into_iter()
             .map(|r| PathRecord {
                 references: Vec::new(),
                 ..r.clone()
@@ -144,22 +143,16 @@ impl BuiltStore {
             "strata describe failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let description: serde_json::Value =
-            serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
-        let layers = description["layers"]
-            .as_array()
-            .unwrap()
+        let description = ImageDescription::read(&file).expect("strata wrote a description");
+        let layers = description
+            .layers
             .iter()
-            .zip(description["plan"]["layers"].as_array().unwrap())
+            .zip(&description.plan.layers)
             .map(|(layer, planned)| {
-                let paths = planned["paths"].as_array().unwrap();
                 (
-                    layer["digest"].as_str().unwrap().to_owned(),
-                    layer["size"].as_u64().unwrap(),
-                    paths
-                        .iter()
-                        .map(|p| p.as_str().unwrap().to_owned())
-                        .collect(),
+                    layer.digest.to_string(),
+                    layer.size,
+                    planned.paths.iter().map(|p| p.to_string()).collect(),
                 )
             })
             .collect();
