@@ -1,7 +1,7 @@
 //! Layering stability: what a registry receives again when one package of an
 //! image changes.
 //!
-//!   cargo bench --bench stability [-- --seed 1 --seeds 8]
+//!   cargo bench --bench stability [-- --seed 1 --seeds 8 --budget 99 --detail --metapackage gnome]
 //!
 //! A layer's bytes are a function of its sorted store paths, so a layer of
 //! the new image is re-shipped exactly when no layer of the old image had the
@@ -48,6 +48,10 @@ struct Args {
     /// changed and unchanged bytes
     #[arg(long)]
     detail: bool,
+    /// The metapackage of the Debian archive whose closure is the large
+    /// real package set
+    #[arg(long, default_value = "gnome")]
+    metapackage: String,
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
@@ -412,7 +416,7 @@ fn debian_archive_universe(metapackage: &str) -> Universe {
     let records = DebianRecords::parse(&String::from_utf8_lossy(&output.stdout), |_| true);
     assert!(
         records.packages.contains_key(metapackage),
-        "apt's package index lacks {metapackage}: run apt-get update"
+        "apt's package index lacks {metapackage}: is the name right, and has apt-get update run?"
     );
     let mut selected = BTreeSet::new();
     let mut stack = records.dependencies(metapackage);
@@ -421,6 +425,10 @@ fn debian_archive_universe(metapackage: &str) -> Universe {
             stack.extend(records.dependencies(&name));
         }
     }
+    assert!(
+        !selected.is_empty(),
+        "{metapackage} depends on nothing: there is no closure to lay out"
+    );
     records.universe(&selected)
 }
 
@@ -1114,31 +1122,37 @@ fn add_package(u: &mut Universe, base: &Universe, i: u64, model: u64, new_librar
 
 /// Versions of an image one after another, as a user ships them: 24
 /// packages with new libraries added, each version one more, and 24
-/// top-level packages removed, each version one fewer. Each column plans
-/// each version after the one before (keeping its plan, where it does).
+/// top-level packages removed (all but one, when there are fewer), each
+/// version one fewer. Each column plans each version after the one before
+/// (keeping its plan, where it does).
 fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
     let mut growing = vec![base.clone()];
-    let mut shrinking = vec![base.clone()];
     for i in 0..24u64 {
         let mut next = growing.last().unwrap().clone();
         add_package(&mut next, base, i, 24 + i, 1 + i % 3);
         growing.push(next);
+    }
+    let removals = base.top_level.len().saturating_sub(1).min(24);
+    let mut shrinking = vec![base.clone()];
+    for _ in 0..removals {
         let mut next = shrinking.last().unwrap().clone();
         next.top_level.remove(0);
         shrinking.push(next);
     }
     [
         (
-            "24 packages with new libraries added, one version after another",
+            "24 packages with new libraries added, one version after another".to_owned(),
+            "packages with new libraries added, one version after another",
             growing,
         ),
         (
-            "24 top-level packages removed, one version after another",
+            format!("{removals} top-level packages removed, one version after another"),
+            "top-level packages removed, one version after another",
             shrinking,
         ),
     ]
     .into_iter()
-    .map(|(title, versions)| {
+    .map(|(title, short, versions)| {
         let closures: Vec<Vec<PathRecord>> = versions.iter().map(Universe::closure).collect();
         let minimums: Vec<u64> = closures.windows(2).map(|w| minimum(&w[0], &w[1])).collect();
         let shipped = COLUMNS
@@ -1155,8 +1169,8 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
             })
             .collect();
         SweepKind {
-            title: title.to_owned(),
-            short: title,
+            title,
+            short,
             minimums,
             shipped,
         }
@@ -1205,15 +1219,12 @@ fn timing(paths: usize, seed: u64) {
     println!();
 }
 
-/// The large real package set: the closure of this metapackage of the
-/// Debian archive.
-const ARCHIVE_METAPACKAGE: &str = "gnome";
-
 /// The five single cases of a Debian package set, and its application: the
 /// largest top-level package changes; the largest package with 10 to 59
 /// dependents changes; the package most depend on changes; a package is
-/// added; the first other top-level package by name is removed.
-fn debian_cases(set: &Universe) -> (String, Vec<(String, Universe)>) {
+/// added; the first other top-level package by name is removed. `title`
+/// names the set when it is too small for these cases.
+fn debian_cases(title: &str, set: &Universe) -> (String, Vec<(String, Universe)>) {
     let app = set
         .top_level
         .iter()
@@ -1226,14 +1237,21 @@ fn debian_cases(set: &Universe) -> (String, Vec<(String, Universe)>) {
         .filter(|p| (10..60).contains(&set.dependents(p).len()))
         .max_by_key(|p| (set.packages[*p].size, (*p).clone()))
         .cloned()
-        .unwrap();
+        .unwrap_or_else(|| {
+            panic!("{title}: no package has 10 to 59 dependents, as the mid-level case needs")
+        });
     let leaf = set
         .packages
         .keys()
         .max_by_key(|p| (set.dependents(p).len(), (*p).clone()))
         .unwrap()
         .clone();
-    let removed = set.top_level.iter().find(|t| **t != app).unwrap().clone();
+    let removed = set
+        .top_level
+        .iter()
+        .find(|t| **t != app)
+        .unwrap_or_else(|| panic!("{title}: one top-level package, and the removal case needs two"))
+        .clone();
     let set_cases = cases(set, &app, &mid, &leaf, &removed);
     (app, set_cases)
 }
@@ -1258,17 +1276,24 @@ fn main() {
             debian_universe(),
         ),
         (
-            format!("The Debian archive's `{ARCHIVE_METAPACKAGE}` (real sizes and dependencies)"),
-            format!("The `{ARCHIVE_METAPACKAGE}` closure"),
-            debian_archive_universe(ARCHIVE_METAPACKAGE),
+            format!(
+                "The Debian archive's `{}` (real sizes and dependencies)",
+                args.metapackage
+            ),
+            format!("The `{}` closure", args.metapackage),
+            debian_archive_universe(&args.metapackage),
         ),
     ];
     for (title, _, set) in &sets {
-        let (app, set_cases) = debian_cases(set);
+        let (app, set_cases) = debian_cases(title, set);
         report(title, set, set_cases, args.budget, &app, args.detail);
     }
     let installed = &sets[0].2;
-    report_built(installed, debian_cases(installed).1, args.budget);
+    report_built(
+        installed,
+        debian_cases(&sets[0].0, installed).1,
+        args.budget,
+    );
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
