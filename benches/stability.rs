@@ -1284,16 +1284,16 @@ fn main() {
             debian_archive_universe(&args.metapackage),
         ),
     ];
-    for (title, _, set) in &sets {
+    // The installed set's cases are built again from real files below.
+    let mut installed_cases = Vec::new();
+    for (index, (title, _, set)) in sets.iter().enumerate() {
         let (app, set_cases) = debian_cases(title, set);
+        if index == 0 {
+            installed_cases = set_cases.clone();
+        }
         report(title, set, set_cases, args.budget, &app, args.detail);
     }
-    let installed = &sets[0].2;
-    report_built(
-        installed,
-        debian_cases(&sets[0].0, installed).1,
-        args.budget,
-    );
+    report_built(&sets[0].2, installed_cases, args.budget);
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
