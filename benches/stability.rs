@@ -1284,16 +1284,15 @@ fn main() {
             debian_archive_universe(&args.metapackage),
         ),
     ];
-    // The installed set's cases are built again from real files below.
-    let mut installed_cases = Vec::new();
-    for (index, (title, _, set)) in sets.iter().enumerate() {
-        let (app, set_cases) = debian_cases(title, set);
-        if index == 0 {
-            installed_cases = set_cases.clone();
-        }
-        report(title, set, set_cases, args.budget, &app, args.detail);
+    let set_cases: Vec<(String, Vec<(String, Universe)>)> = sets
+        .iter()
+        .map(|(title, _, set)| debian_cases(title, set))
+        .collect();
+    for ((title, _, set), (app, cases)) in sets.iter().zip(&set_cases) {
+        report(title, set, cases.clone(), args.budget, app, args.detail);
     }
-    report_built(&sets[0].2, installed_cases, args.budget);
+    // The installed set's cases again, built from real files.
+    report_built(&sets[0].2, set_cases[0].1.clone(), args.budget);
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
