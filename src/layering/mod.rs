@@ -4,6 +4,7 @@ pub mod auto;
 mod bitset;
 pub mod popularity;
 pub mod previous;
+mod runs;
 pub mod stable;
 
 use std::collections::BTreeSet;

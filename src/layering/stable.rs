@@ -16,7 +16,11 @@
 //!   where `deps` is the set of paths (the layer's own included) whose change
 //!   changes the layer: it is what the union re-sends needlessly, summed over
 //!   every path that could change. A library thus shares a layer with what
-//!   changes with it.
+//!   changes with it. In a large closure (at least four times as many such
+//!   paths as the budget) merging starts instead from as many runs as the
+//!   budget, cut from one order of the paths at least cost (see `runs`):
+//!   they move little when a package comes or goes, where merges of single
+//!   paths cascade.
 //!
 //! Candidates for a merge are a path and what it refers to, and paths that
 //! refer to the same path (each with its four nearest in size), which keeps
@@ -31,6 +35,7 @@ use anyhow::Result;
 use crate::closure::{ClosureGraph, NodeId};
 use crate::layering::bitset::BitSet;
 use crate::layering::popularity::topological_order;
+use crate::layering::runs;
 use crate::layering::{StoreLayer, closure_size, nar_sizes, version_free};
 
 /// Where a path goes.
@@ -67,7 +72,14 @@ pub fn layers(
     for (node, group) in top_level_groups(graph, &tops, &sizes, reserved) {
         groups.entry(group).or_default().push(node);
     }
-    for cluster in merged_groups(graph, &referrers, &others, &sizes, budget - reserved)? {
+    for cluster in merged_groups(
+        graph,
+        &referrers,
+        &others,
+        &sizes,
+        budget - reserved,
+        budget,
+    )? {
         groups.insert(Group::Merged(cluster[0]), cluster);
     }
 
@@ -168,13 +180,15 @@ struct Cluster {
 /// A possible merge in the queue: cheapest first, then by name order.
 type Entry = Reverse<(u128, usize, usize, u32, u32)>;
 
-/// Groups `paths` into at most `budget` groups, cheapest merges first.
+/// Groups `paths` into at most `budget` groups, cheapest merges first,
+/// starting from `starting_groups` (with `run_count` runs).
 fn merged_groups(
     graph: &ClosureGraph,
     referrers: &[Vec<NodeId>],
     paths: &[NodeId],
     sizes: &[u64],
     budget: usize,
+    run_count: usize,
 ) -> Result<Vec<Vec<NodeId>>> {
     if paths.is_empty() {
         return Ok(Vec::new());
@@ -191,23 +205,32 @@ fn merged_groups(
     }
     let deps = dependency_sets(graph, &order, &local)?;
 
-    let mut clusters: Vec<Cluster> = order
-        .iter()
-        .zip(deps)
-        .map(|(&node, deps)| Cluster {
-            members: vec![node],
-            size: sizes[node],
-            dep_count: deps.len(),
-            deps,
+    let starts = starting_groups(graph, &order, &local, &deps, sizes, run_count);
+    let mut group_of = vec![0; order.len()];
+    let mut clusters: Vec<Cluster> = Vec::with_capacity(starts.len());
+    for (index, group) in starts.into_iter().enumerate() {
+        let mut union = BitSet::new(order.len());
+        for &path in &group {
+            group_of[path] = index;
+            union.union_with(&deps[path]);
+        }
+        clusters.push(Cluster {
+            members: group.iter().map(|&path| order[path]).collect(),
+            size: group.iter().map(|&path| sizes[order[path]]).sum(),
+            dep_count: union.len(),
+            deps: union,
             candidates: Vec::new(),
             version: 0,
-        })
-        .collect();
-    for (a, b) in initial_candidates(graph, referrers, &order, &local, sizes) {
-        clusters[a].candidates.push(b);
-        clusters[b].candidates.push(a);
+        });
     }
-    let mut merged_into: Vec<usize> = (0..order.len()).collect();
+    for (a, b) in initial_candidates(graph, referrers, &order, &local, sizes) {
+        let (a, b) = (group_of[a], group_of[b]);
+        if a != b {
+            clusters[a].candidates.push(b);
+            clusters[b].candidates.push(a);
+        }
+    }
+    let mut merged_into: Vec<usize> = (0..clusters.len()).collect();
     let mut queue: BinaryHeap<Entry> = BinaryHeap::new();
     for a in 0..clusters.len() {
         clusters[a].candidates.sort_unstable();
@@ -251,6 +274,42 @@ fn merged_groups(
         .filter(|&c| merged_into[c] == c)
         .map(|c| std::mem::take(&mut clusters[c].members))
         .collect())
+}
+
+/// The groups merging starts from (local indices): one per path, or, when
+/// the paths number at least four times `run_count`, that many runs of neighbours
+/// in one order (see `runs`). A large closure thus starts from groups that
+/// move little when a package comes or goes.
+fn starting_groups(
+    graph: &ClosureGraph,
+    order: &[NodeId],
+    local: &[usize],
+    deps: &[BitSet],
+    sizes: &[u64],
+    run_count: usize,
+) -> Vec<Vec<usize>> {
+    let singles = || (0..order.len()).map(|path| vec![path]).collect();
+    if order.len() < 4 * run_count {
+        return singles();
+    }
+    let Some(longest) = runs::longest_run(order.len(), run_count) else {
+        return singles();
+    };
+    let references: Vec<Vec<usize>> = order
+        .iter()
+        .map(|&node| {
+            graph
+                .node(node)
+                .references
+                .iter()
+                .map(|&r| local[r])
+                .filter(|&r| r != usize::MAX)
+                .collect()
+        })
+        .collect();
+    let local_sizes: Vec<u64> = order.iter().map(|&node| sizes[node]).collect();
+    let sequence = runs::Sequence::new(&references, deps, &local_sizes);
+    runs::cut(&sequence, deps, &local_sizes, run_count, longest)
 }
 
 /// The queue entry for merging clusters `a` < `b`.
