@@ -45,7 +45,8 @@ enum Group {
     Top(NodeId),
     /// Smaller top-level packages sharing a layer by a hash of their name.
     TopBucket(NodeId),
-    /// Other paths, merged; named by the path that started the group.
+    /// Other paths, merged; named by the first path of the group merging
+    /// started from.
     Merged(NodeId),
 }
 
@@ -277,9 +278,9 @@ fn merged_groups(
 }
 
 /// The groups merging starts from (local indices): one per path, or, when
-/// the paths number at least four times `run_count`, that many runs of neighbours
-/// in one order (see `runs`). A large closure thus starts from groups that
-/// move little when a package comes or goes.
+/// the paths number at least four times `run_count`, that many runs of
+/// neighbours in one order (see `runs`). A large closure thus starts from
+/// groups that move little when a package comes or goes.
 fn starting_groups(
     graph: &ClosureGraph,
     order: &[NodeId],
