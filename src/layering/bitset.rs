@@ -37,18 +37,28 @@ impl BitSet {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &word)| {
-            let mut w = word;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let bit = w.trailing_zeros() as usize;
-                w &= w - 1;
-                Some(i * 64 + bit)
-            })
-        })
+        bits(self.words.iter().copied())
     }
+
+    /// The members that `other` lacks.
+    pub fn iter_without<'a>(&'a self, other: &'a BitSet) -> impl Iterator<Item = usize> + 'a {
+        bits(self.words.iter().zip(&other.words).map(|(a, b)| a & !b))
+    }
+}
+
+/// The set bits of `words`, the first word holding 0 to 63.
+fn bits(words: impl Iterator<Item = u64>) -> impl Iterator<Item = usize> {
+    words.enumerate().flat_map(|(i, word)| {
+        let mut w = word;
+        std::iter::from_fn(move || {
+            if w == 0 {
+                return None;
+            }
+            let bit = w.trailing_zeros() as usize;
+            w &= w - 1;
+            Some(i * 64 + bit)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -65,6 +75,8 @@ mod tests {
         b.insert(64);
         assert_eq!(a.len(), 2);
         assert_eq!(a.union_len(&b), 3);
+        assert_eq!(a.iter_without(&b).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(b.iter_without(&a).collect::<Vec<_>>(), vec![64]);
         a.union_with(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 64, 129]);
     }

@@ -145,17 +145,17 @@ pub fn cut(
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
     let width = longest + 1;
-    let listed: Vec<Vec<usize>> = deps.iter().map(|d| d.iter().collect()).collect();
-    let lacked: Vec<Vec<usize>> = (0..n)
+    // Indices fit in u32: a closure of more paths has no room in the table.
+    let lacked: Vec<Vec<u32>> = (0..n)
         .map(|path| match sequence.parents[path] {
-            Some(parent) => listed[path]
-                .iter()
-                .copied()
-                .filter(|&d| listed[parent].binary_search(&d).is_err())
+            Some(parent) => deps[path]
+                .iter_without(&deps[parent])
+                .map(|d| d as u32)
                 .collect(),
-            None => listed[path].clone(),
+            None => deps[path].iter().map(|d| d as u32).collect(),
         })
         .collect();
+    let own_counts: Vec<u64> = deps.iter().map(BitSet::len).collect();
     let mut position = vec![0; n];
     for (at, &path) in sequence.order.iter().enumerate() {
         position[path] = at;
@@ -168,19 +168,21 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
         let (mut union, mut bytes, mut own) = (0u64, 0u64, 0u64);
         for end in start..n.min(start + longest) {
             let path = sequence.order[end];
-            let added = match sequence.parents[path] {
-                Some(parent) if position[parent] >= start => &lacked[path],
-                _ => &listed[path],
-            };
-            for &d in added {
+            let mut add = |d: usize| {
                 if seen[d] != start {
                     seen[d] = start;
                     union += 1;
                 }
+            };
+            match sequence.parents[path] {
+                Some(parent) if position[parent] >= start => {
+                    lacked[path].iter().for_each(|&d| add(d as usize));
+                }
+                _ => deps[path].iter().for_each(add),
             }
             let size = sizes[path];
             bytes = bytes.saturating_add(size);
-            own = own.saturating_add(size.saturating_mul(listed[path].len() as u64));
+            own = own.saturating_add(size.saturating_mul(own_counts[path]));
             // Σ size × (|union| − |deps|) over the run's paths.
             costs[(end + 1) * width + (end + 1 - start)] = union.saturating_mul(bytes) - own;
         }
