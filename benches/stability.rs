@@ -1178,8 +1178,9 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
     .collect()
 }
 
-/// How long each strategy takes on a closure of `paths` paths.
-fn timing(paths: usize, seed: u64) {
+/// How long each strategy takes on a closure of `paths` paths, each
+/// referring to up to `most_references - 1` paths after it.
+fn timing(paths: usize, seed: u64, most_references: u64) {
     let mut rng = Rng::new(seed);
     let records: Vec<PathRecord> = (0..paths)
         .map(|i| PathRecord {
@@ -1190,7 +1191,7 @@ fn timing(paths: usize, seed: u64) {
         .collect();
     let mut records = records;
     for i in 0..paths {
-        let refs: Vec<String> = (0..rng.below(6))
+        let refs: Vec<String> = (0..rng.below(most_references))
             .filter_map(|_| {
                 let j = i + 1 + rng.below((paths - i).max(1) as u64) as usize;
                 (j < paths).then(|| records[j].path.clone())
@@ -1198,7 +1199,11 @@ fn timing(paths: usize, seed: u64) {
             .collect();
         records[i].references = refs;
     }
-    print!("Planning {paths} store paths (about 3 references each), budget 99:");
+    let references: usize = records.iter().map(|r| r.references.len()).sum();
+    print!(
+        "Planning {paths} store paths ({:.1} references each on average), budget 99:",
+        references as f64 / paths as f64
+    );
     let single = Column {
         name: "single",
         strategy: LayeringStrategy::Single,
@@ -1309,7 +1314,8 @@ fn main() {
         print_sweep(&in_a_row(set, args.budget));
     }
     seeds(args.seeds, args.budget, (args.seed, synthetic_sweep));
-    timing(10_000, args.seed);
+    timing(10_000, args.seed, 6);
+    timing(10_000, args.seed, 20);
 }
 
 /// The generated set's five single cases on graphs of several seeds, each
