@@ -145,14 +145,15 @@ pub fn cut(
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
     let width = longest + 1;
-    // Indices fit in u32: a closure of more paths has no room in the table.
+    // Only read for paths with a parent. Indices fit in u32: a closure of
+    // more paths has no room in the table.
     let lacked: Vec<Vec<u32>> = (0..n)
         .map(|path| match sequence.parents[path] {
             Some(parent) => deps[path]
                 .iter_without(&deps[parent])
                 .map(|d| d as u32)
                 .collect(),
-            None => deps[path].iter().map(|d| d as u32).collect(),
+            None => Vec::new(),
         })
         .collect();
     let own_counts: Vec<u64> = deps.iter().map(BitSet::len).collect();
