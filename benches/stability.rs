@@ -639,7 +639,7 @@ fn mib(bytes: u64) -> f64 {
 fn report(
     title: &str,
     base: &Universe,
-    cases: Vec<(String, Universe)>,
+    cases: &[(String, Universe)],
     budget: usize,
     app: &str,
     detail: bool,
@@ -714,7 +714,7 @@ fn report(
 /// images: each store path a directory of its packages' files, each image
 /// described by strata (layers hashed, uncompressed), and what a registry
 /// receives counted by the digests of the layers.
-fn report_built(base: &Universe, cases: Vec<(String, Universe)>, budget: usize) {
+fn report_built(base: &Universe, cases: &[(String, Universe)], budget: usize) {
     let work = tempfile::tempdir().unwrap();
     let mut store = BuiltStore::new(work.path());
     let v1 = store.closure(base);
@@ -742,7 +742,7 @@ fn report_built(base: &Universe, cases: Vec<(String, Universe)>, budget: usize) 
     let (mut totals, mut total_minimum) = ([0u64; COLUMNS.len()], 0);
     let (mut agreeing, mut compared) = (0, 0);
     for (name, universe) in cases {
-        let v2 = store.closure(&universe);
+        let v2 = store.closure(universe);
         let minimum = store.minimum(&v1, &v2);
         total_minimum += minimum;
         print!("| {name} | {:.1} |", mib(minimum));
@@ -1268,7 +1268,7 @@ fn main() {
     report(
         &format!("Generated package set (seed {})", args.seed),
         &synthetic,
-        cases_synthetic,
+        &cases_synthetic,
         args.budget,
         "app",
         args.detail,
@@ -1294,10 +1294,10 @@ fn main() {
         .map(|(title, _, set)| debian_cases(title, set))
         .collect();
     for ((title, _, set), (app, cases)) in sets.iter().zip(&set_cases) {
-        report(title, set, cases.clone(), args.budget, app, args.detail);
+        report(title, set, cases, args.budget, app, args.detail);
     }
     // The installed set's cases again, built from real files.
-    report_built(&sets[0].2, set_cases[0].1.clone(), args.budget);
+    report_built(&sets[0].2, &set_cases[0].1, args.budget);
     println!("#### Many changes of each kind\n");
     println!("Generated package set:\n");
     let synthetic_sweep = sweep_totals(&synthetic, args.budget);
