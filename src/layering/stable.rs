@@ -204,13 +204,14 @@ fn merged_groups(
     for (i, &node) in order.iter().enumerate() {
         local[node] = i;
     }
-    let deps = dependency_sets(graph, &order, &local)?;
+    let mut deps = dependency_sets(graph, &order, &local)?;
 
     let starts = starting_groups(graph, &order, &local, &deps, sizes, run_count);
     let mut group_of = vec![0; order.len()];
     let mut clusters: Vec<Cluster> = Vec::with_capacity(starts.len());
     for (index, group) in starts.into_iter().enumerate() {
-        let mut union = BitSet::new(order.len());
+        // Groups are disjoint: each path's set is taken once.
+        let mut union = std::mem::take(&mut deps[group[0]]);
         for &path in &group {
             group_of[path] = index;
             union.union_with(&deps[path]);
@@ -224,6 +225,7 @@ fn merged_groups(
             version: 0,
         });
     }
+    drop(deps);
     for (a, b) in initial_candidates(graph, referrers, &order, &local, sizes) {
         let (a, b) = (group_of[a], group_of[b]);
         if a != b {
@@ -298,15 +300,7 @@ fn starting_groups(
     };
     let references: Vec<Vec<usize>> = order
         .iter()
-        .map(|&node| {
-            graph
-                .node(node)
-                .references
-                .iter()
-                .map(|&r| local[r])
-                .filter(|&r| r != usize::MAX)
-                .collect()
-        })
+        .map(|&node| grouped(&graph.node(node).references, local))
         .collect();
     let local_sizes: Vec<u64> = order.iter().map(|&node| sizes[node]).collect();
     let sequence = runs::Sequence::new(&references, deps, &local_sizes);
@@ -389,21 +383,14 @@ fn initial_candidates(
     local: &[usize],
     sizes: &[u64],
 ) -> Vec<(usize, usize)> {
-    let grouped = |nodes: &[NodeId]| -> Vec<usize> {
-        nodes
-            .iter()
-            .map(|&n| local[n])
-            .filter(|&l| l != usize::MAX)
-            .collect()
-    };
     let mut pairs = Vec::new();
     for (a, &node) in order.iter().enumerate() {
-        for b in grouped(&graph.node(node).references) {
+        for b in grouped(&graph.node(node).references, local) {
             pairs.push((a.min(b), a.max(b)));
         }
     }
     for users in referrers {
-        let mut siblings = grouped(users);
+        let mut siblings = grouped(users, local);
         siblings.sort_by_key(|&a| (sizes[order[a]], a));
         for (i, &a) in siblings.iter().enumerate() {
             for &b in siblings.iter().skip(i + 1).take(4) {
@@ -412,6 +399,15 @@ fn initial_candidates(
         }
     }
     pairs
+}
+
+/// The local indices of those of `nodes` being grouped.
+fn grouped(nodes: &[NodeId], local: &[usize]) -> Vec<usize> {
+    nodes
+        .iter()
+        .map(|&n| local[n])
+        .filter(|&l| l != usize::MAX)
+        .collect()
 }
 
 /// Why the paths of a group share a layer.
