@@ -659,9 +659,9 @@ fn report(
     let mut totals = [0u64; COLUMNS.len()];
     let mut total_minimum = 0;
     let olds = old_layerings(&v1, budget);
+    let old_paths: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
     for (name, universe) in cases {
         let v2 = universe.closure();
-        let old_paths: BTreeSet<&str> = v1.iter().map(|r| r.path.as_str()).collect();
         let minimum = minimum(&v1, &v2);
         total_minimum += minimum;
         print!("| {name} | {:.1} |", mib(minimum));
