@@ -58,32 +58,48 @@ impl ClosureGraph {
             }
             by_path.insert(path, record);
         }
-        let index: HashMap<StorePath, NodeId> = by_path
-            .keys()
+        let entries: Vec<(StorePath, PathRecord)> = by_path.into_iter().collect();
+        // References are looked up by their text: a listed path was parsed
+        // already, and only what is not listed needs parsing, for its error.
+        let ids: HashMap<&str, NodeId> = entries
+            .iter()
             .enumerate()
-            .map(|(id, p)| (p.clone(), id))
+            .map(|(id, (path, _))| (path.as_str(), id))
             .collect();
-        let mut nodes = Vec::with_capacity(by_path.len());
-        for (id, (path, record)) in by_path.into_iter().enumerate() {
-            let mut references = BTreeSet::new();
+        let mut references = Vec::with_capacity(entries.len());
+        for (id, (path, record)) in entries.iter().enumerate() {
+            let mut targets = Vec::with_capacity(record.references.len());
             for reference in &record.references {
-                let target = StorePath::parse(reference, store_dir)
-                    .with_context(|| format!("in the references of {path}"))?;
-                let &target_id = index.get(&target).with_context(|| {
-                    format!(
+                let Some(&target_id) = ids.get(reference.as_str()) else {
+                    let target = StorePath::parse(reference, store_dir)
+                        .with_context(|| format!("in the references of {path}"))?;
+                    bail!(
                         "the closure is incomplete: {path} refers to {target}, which it does not list"
-                    )
-                })?;
+                    );
+                };
                 if target_id != id {
-                    references.insert(target_id);
+                    targets.push(target_id);
                 }
             }
-            nodes.push(Node {
+            targets.sort_unstable();
+            targets.dedup();
+            references.push(targets);
+        }
+        drop(ids);
+        let index: HashMap<StorePath, NodeId> = entries
+            .iter()
+            .enumerate()
+            .map(|(id, (path, _))| (path.clone(), id))
+            .collect();
+        let nodes = entries
+            .into_iter()
+            .zip(references)
+            .map(|((path, record), references)| Node {
                 path,
                 nar_size: record.nar_size,
-                references: references.into_iter().collect(),
-            });
-        }
+                references,
+            })
+            .collect();
         Ok(ClosureGraph { nodes, index })
     }
 
@@ -129,18 +145,21 @@ impl ClosureGraph {
         referrers
     }
 
-    /// `roots` and every node they refer to, directly or not.
-    pub fn closure_of(&self, roots: impl IntoIterator<Item = NodeId>) -> BTreeSet<NodeId> {
-        let mut seen: BTreeSet<NodeId> = BTreeSet::new();
-        let mut stack: Vec<NodeId> = roots.into_iter().filter(|&r| seen.insert(r)).collect();
+    /// `roots` and every node they refer to, directly or not, ascending.
+    pub fn closure_of(&self, roots: impl IntoIterator<Item = NodeId>) -> Vec<NodeId> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeId> = roots
+            .into_iter()
+            .filter(|&r| !std::mem::replace(&mut seen[r], true))
+            .collect();
         while let Some(node) = stack.pop() {
             for &r in &self.nodes[node].references {
-                if seen.insert(r) {
+                if !std::mem::replace(&mut seen[r], true) {
                     stack.push(r);
                 }
             }
         }
-        seen
+        (0..seen.len()).filter(|&n| seen[n]).collect()
     }
 }
 
@@ -309,6 +328,53 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("/etc/passwd"));
+        // A reference that is no store path names both paths.
+        let bad_reference = vec![PathRecord {
+            path: a.clone(),
+            nar_size: None,
+            references: vec!["/etc/passwd".to_owned()],
+        }];
+        let err = format!(
+            "{:#}",
+            ClosureGraph::from_records(bad_reference, "/nix/store").unwrap_err()
+        );
+        assert!(
+            err.contains(&format!("in the references of {a}")) && err.contains("/etc/passwd"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn references_lose_duplicates_and_the_path_itself() {
+        let (a, b) = (sp("a"), sp("b"));
+        let records = vec![
+            PathRecord {
+                path: a.clone(),
+                nar_size: None,
+                references: vec![b.clone(), a.clone(), b.clone()],
+            },
+            PathRecord {
+                path: b.clone(),
+                nar_size: None,
+                references: vec![],
+            },
+        ];
+        let graph = ClosureGraph::from_records(records, "/nix/store").unwrap();
+        let ids: Vec<NodeId> = [&a, &b]
+            .iter()
+            .map(|p| {
+                graph
+                    .id_of(&StorePath::parse(p, "/nix/store").unwrap())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(graph.node(ids[0]).references, vec![ids[1]]);
+        assert_eq!(graph.closure_of([ids[0]]), {
+            let mut both = ids.clone();
+            both.sort_unstable();
+            both
+        });
+        assert_eq!(graph.closure_of([ids[1]]), vec![ids[1]]);
     }
 
     #[test]

@@ -57,10 +57,7 @@ impl StorePath {
         if bytes.len() < HASH_LEN + 2 || bytes[HASH_LEN] != b'-' {
             return Err(StorePathError::Malformed(path.to_owned()));
         }
-        if let Some(bad) = bytes[..HASH_LEN]
-            .iter()
-            .find(|b| !NIXBASE32_ALPHABET.contains(b))
-        {
+        if let Some(bad) = bytes[..HASH_LEN].iter().find(|&&b| !is_nixbase32(b)) {
             return Err(StorePathError::BadName {
                 path: path.to_owned(),
                 reason: format!(
@@ -129,6 +126,12 @@ impl<'de> Deserialize<'de> for StorePath {
     }
 }
 
+/// Whether `byte` is in [`NIXBASE32_ALPHABET`] (digits and lower-case
+/// letters but e, o, t and u).
+fn is_nixbase32(byte: u8) -> bool {
+    matches!(byte, b'0'..=b'9' | b'a'..=b'd' | b'f'..=b'n' | b'p'..=b's' | b'v'..=b'z')
+}
+
 fn validate_name(name: &str) -> Result<(), String> {
     if name.len() > MAX_NAME_LEN {
         return Err(format!(
@@ -183,6 +186,17 @@ mod tests {
         assert_eq!(p.name(), "hello-2.12.1");
         assert_eq!(p.store_dir(), "/nix/store");
         assert_eq!(p.base_name(), &P[11..]);
+    }
+
+    #[test]
+    fn the_hash_check_takes_exactly_the_alphabet() {
+        for byte in 0..=u8::MAX {
+            assert_eq!(
+                is_nixbase32(byte),
+                NIXBASE32_ALPHABET.contains(&byte),
+                "byte {byte}"
+            );
+        }
     }
 
     #[test]
