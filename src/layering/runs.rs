@@ -141,7 +141,8 @@ pub fn cut(
 /// ends before position `j`. A path adds to the run's dependencies only
 /// what its parent lacks when the parent is in the run (as it is whenever
 /// the run holds the two and what lies between), which keeps this near
-/// linear in the run's length.
+/// linear in the run's length. Blocks of rows are filled in parallel; each
+/// also follows the runs that start up to `longest` rows before it.
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
     let width = longest + 1;
@@ -163,31 +164,49 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
     }
 
     let mut costs = vec![u64::MAX; (n + 1) * width];
-    // seen[d] == start: d is already among the run's dependencies.
-    let mut seen = vec![usize::MAX; n];
-    for start in 0..n {
-        let (mut union, mut bytes, mut own) = (0u64, 0u64, 0u64);
-        for end in start..n.min(start + longest) {
-            let path = sequence.order[end];
-            let mut add = |d: usize| {
-                if seen[d] != start {
-                    seen[d] = start;
-                    union += 1;
+    // Blocks of four times `longest` rows: at most an eighth of the work
+    // is done twice, for runs that cross into a block.
+    let block_rows = 4 * longest;
+    costs
+        .par_chunks_mut(block_rows * width)
+        .enumerate()
+        .for_each_init(
+            // seen[d] == run: d is already among the dependencies of the
+            // run being followed, numbered per thread.
+            || (vec![u64::MAX; n], 0u64),
+            |(seen, run), (block, rows)| {
+                let first_row = block * block_rows;
+                let end_row = first_row + rows.len() / width;
+                for start in first_row.saturating_sub(longest)..end_row.min(n) {
+                    *run += 1;
+                    let (mut union, mut bytes, mut own) = (0u64, 0u64, 0u64);
+                    for end in start..n.min(start + longest).min(end_row - 1) {
+                        let path = sequence.order[end];
+                        let mut add = |d: usize| {
+                            if seen[d] != *run {
+                                seen[d] = *run;
+                                union += 1;
+                            }
+                        };
+                        match sequence.parents[path] {
+                            Some(parent) if position[parent] >= start => {
+                                lacked[path].iter().for_each(|&d| add(d as usize));
+                            }
+                            _ => deps[path].iter().for_each(add),
+                        }
+                        let size = sizes[path];
+                        bytes = bytes.saturating_add(size);
+                        own = own.saturating_add(size.saturating_mul(own_counts[path]));
+                        let row = end + 1;
+                        if row >= first_row {
+                            // Σ size × (|union| − |deps|) over the run's paths.
+                            rows[(row - first_row) * width + (row - start)] =
+                                union.saturating_mul(bytes) - own;
+                        }
+                    }
                 }
-            };
-            match sequence.parents[path] {
-                Some(parent) if position[parent] >= start => {
-                    lacked[path].iter().for_each(|&d| add(d as usize));
-                }
-                _ => deps[path].iter().for_each(add),
-            }
-            let size = sizes[path];
-            bytes = bytes.saturating_add(size);
-            own = own.saturating_add(size.saturating_mul(own_counts[path]));
-            // Σ size × (|union| − |deps|) over the run's paths.
-            costs[(end + 1) * width + (end + 1 - start)] = union.saturating_mul(bytes) - own;
-        }
-    }
+            },
+        );
     costs
 }
 
@@ -281,6 +300,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn every_run_cost_is_its_definition(
+            (references, sizes, longest) in (1usize..40).prop_flat_map(|n| (
+                (0..n).map(|path| proptest::sample::subsequence((0..path).collect::<Vec<_>>(), 0..=path.min(3))).collect::<Vec<_>>(),
+                proptest::collection::vec(0u64..1000, n),
+                1usize..8,
+            )),
+        ) {
+            // Short runs make many blocks of rows, and runs that cross them.
+            let deps = closures(&references);
+            let sequence = Sequence::new(&references, &deps, &sizes);
+            let costs = run_costs(&sequence, &deps, &sizes, longest);
+            let width = longest + 1;
+            prop_assert_eq!(costs.len(), (references.len() + 1) * width);
+            for (row, cells) in costs.chunks(width).enumerate() {
+                for (length, &got) in cells.iter().enumerate() {
+                    let expected = if (1..=row).contains(&length) {
+                        cost(&sequence.order[row - length..row], &deps, &sizes)
+                    } else {
+                        u64::MAX
+                    };
+                    prop_assert_eq!(got, expected, "row {} length {}", row, length);
+                }
+            }
+        }
+
         #[test]
         fn the_cut_is_the_cheapest(
             (references, sizes, runs, longest) in (1usize..10).prop_flat_map(|n| (
