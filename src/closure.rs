@@ -28,7 +28,8 @@ pub struct Node {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClosureGraph {
     nodes: Vec<Node>,
-    index: HashMap<StorePath, NodeId>,
+    /// Node of each path, by its full text.
+    index: HashMap<String, NodeId>,
 }
 
 /// One path as a source lists it, before the graph is checked.
@@ -58,19 +59,18 @@ impl ClosureGraph {
             }
             by_path.insert(path, record);
         }
-        let entries: Vec<(StorePath, PathRecord)> = by_path.into_iter().collect();
         // References are looked up by their text: a listed path was parsed
         // already, and only what is not listed needs parsing, for its error.
-        let ids: HashMap<&str, NodeId> = entries
-            .iter()
+        let index: HashMap<String, NodeId> = by_path
+            .keys()
             .enumerate()
-            .map(|(id, (path, _))| (path.as_str(), id))
+            .map(|(id, path)| (path.as_str().to_owned(), id))
             .collect();
-        let mut references = Vec::with_capacity(entries.len());
-        for (id, (path, record)) in entries.iter().enumerate() {
-            let mut targets = Vec::with_capacity(record.references.len());
+        let mut nodes = Vec::with_capacity(by_path.len());
+        for (id, (path, record)) in by_path.into_iter().enumerate() {
+            let mut references = Vec::with_capacity(record.references.len());
             for reference in &record.references {
-                let Some(&target_id) = ids.get(reference.as_str()) else {
+                let Some(&target_id) = index.get(reference.as_str()) else {
                     let target = StorePath::parse(reference, store_dir)
                         .with_context(|| format!("in the references of {path}"))?;
                     bail!(
@@ -78,28 +78,17 @@ impl ClosureGraph {
                     );
                 };
                 if target_id != id {
-                    targets.push(target_id);
+                    references.push(target_id);
                 }
             }
-            targets.sort_unstable();
-            targets.dedup();
-            references.push(targets);
-        }
-        drop(ids);
-        let index: HashMap<StorePath, NodeId> = entries
-            .iter()
-            .enumerate()
-            .map(|(id, (path, _))| (path.clone(), id))
-            .collect();
-        let nodes = entries
-            .into_iter()
-            .zip(references)
-            .map(|((path, record), references)| Node {
+            references.sort_unstable();
+            references.dedup();
+            nodes.push(Node {
                 path,
                 nar_size: record.nar_size,
                 references,
-            })
-            .collect();
+            });
+        }
         Ok(ClosureGraph { nodes, index })
     }
 
@@ -120,7 +109,7 @@ impl ClosureGraph {
     }
 
     pub fn id_of(&self, path: &StorePath) -> Option<NodeId> {
-        self.index.get(path).copied()
+        self.index.get(path.as_str()).copied()
     }
 
     /// Nodes that no other node refers to, ascending.
