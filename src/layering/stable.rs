@@ -212,9 +212,11 @@ fn merged_groups(
     for (index, group) in starts.into_iter().enumerate() {
         // Groups are disjoint: each path's set is taken once.
         let mut union = std::mem::take(&mut deps[group[0]]);
+        for &path in &group[1..] {
+            union.union_with(&deps[path]);
+        }
         for &path in &group {
             group_of[path] = index;
-            union.union_with(&deps[path]);
         }
         clusters.push(Cluster {
             members: group.iter().map(|&path| order[path]).collect(),
