@@ -1178,18 +1178,11 @@ fn in_a_row(base: &Universe, budget: usize) -> Vec<SweepKind> {
     .collect()
 }
 
-/// How long each strategy takes on a closure of `paths` paths, each
-/// referring to up to `most_references - 1` paths after it.
-fn timing(paths: usize, seed: u64, most_references: u64) {
+/// A closure of `paths` paths with random sizes (below 50 MiB), each
+/// referring to up to `most_references - 1` random paths after it.
+fn random_closure(paths: usize, seed: u64, most_references: u64) -> Vec<PathRecord> {
     let mut rng = Rng::new(seed);
-    let records: Vec<PathRecord> = (0..paths)
-        .map(|i| PathRecord {
-            path: store_path(&format!("{seed}-{i}"), &format!("p{i}")),
-            nar_size: Some(rng.below(50 << 20)),
-            references: Vec::new(),
-        })
-        .collect();
-    let mut records = records;
+    let mut records = sized_records(paths, seed, &mut rng);
     for i in 0..paths {
         let refs: Vec<String> = (0..rng.below(most_references))
             .filter_map(|_| {
@@ -1199,29 +1192,92 @@ fn timing(paths: usize, seed: u64, most_references: u64) {
             .collect();
         records[i].references = refs;
     }
-    let references: usize = records.iter().map(|r| r.references.len()).sum();
-    print!(
-        "Planning {paths} store paths ({:.1} references each on average), budget 99:",
-        references as f64 / paths as f64
-    );
+    records
+}
+
+/// A chain of `paths` paths, each referring to the next: the deepest graph.
+fn chain_closure(paths: usize, seed: u64) -> Vec<PathRecord> {
+    let mut records = sized_records(paths, seed, &mut Rng::new(seed));
+    for i in 1..paths {
+        records[i - 1].references = vec![records[i].path.clone()];
+    }
+    records
+}
+
+/// One root referring to `paths - 2` paths that all refer to one library:
+/// the widest graph.
+fn fan_closure(paths: usize, seed: u64) -> Vec<PathRecord> {
+    let mut records = sized_records(paths, seed, &mut Rng::new(seed));
+    let library = records[paths - 1].path.clone();
+    for record in &mut records[1..paths - 1] {
+        record.references = vec![library.clone()];
+    }
+    records[0].references = records[1..paths - 1]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    records
+}
+
+/// `paths` paths named `p0`, `p1`, … with random sizes below 50 MiB and no
+/// references yet.
+fn sized_records(paths: usize, seed: u64, rng: &mut Rng) -> Vec<PathRecord> {
+    (0..paths)
+        .map(|i| PathRecord {
+            path: store_path(&format!("{seed}-{i}"), &format!("p{i}")),
+            nar_size: Some(rng.below(50 << 20)),
+            references: Vec::new(),
+        })
+        .collect()
+}
+
+/// How long each strategy takes to plan `records`, described as `what`.
+fn timing(what: &str, records: &[PathRecord]) {
+    print!("Planning {what}, budget 99:");
     let single = Column {
         name: "single",
         strategy: LayeringStrategy::Single,
         keeps_old_plan: false,
     };
     // Keeping a plan is timed against the closure's own plan.
-    let olds = old_layerings(&records, 99);
+    let olds = old_layerings(records, 99);
     for (column, old) in COLUMNS.into_iter().zip(&olds).chain([(single, &olds[0])]) {
         let started = Instant::now();
-        let layers = old.next(&records, column, 99);
+        let layers = old.next(records, column, 99);
         let name = column.name;
+        let count = layers.len();
         print!(
-            " {name} {:.0} ms ({} layers);",
+            " {name} {:.0} ms ({count} {});",
             started.elapsed().as_secs_f64() * 1000.0,
-            layers.len()
+            if count == 1 { "layer" } else { "layers" }
         );
     }
     println!();
+}
+
+/// Times every strategy on closures of 10 000 paths: two random graphs, a
+/// sparser and a denser one, then the deepest and the widest graph.
+fn timings(seed: u64) {
+    const PATHS: usize = 10_000;
+    for most_references in [6, 20] {
+        let records = random_closure(PATHS, seed, most_references);
+        let references: usize = records.iter().map(|r| r.references.len()).sum();
+        timing(
+            &format!(
+                "{PATHS} store paths ({:.1} references each on average)",
+                references as f64 / PATHS as f64
+            ),
+            &records,
+        );
+    }
+    timing(
+        &format!("a chain of {PATHS} store paths, each referring to the next"),
+        &chain_closure(PATHS, seed),
+    );
+    timing(
+        &format!("{PATHS} store paths, one root over the others, which all refer to one library"),
+        &fan_closure(PATHS, seed),
+    );
 }
 
 /// The five single cases of a Debian package set, and its application: the
@@ -1314,8 +1370,7 @@ fn main() {
         print_sweep(&in_a_row(set, args.budget));
     }
     seeds(args.seeds, args.budget, (args.seed, synthetic_sweep));
-    timing(10_000, args.seed, 6);
-    timing(10_000, args.seed, 20);
+    timings(args.seed);
 }
 
 /// The generated set's five single cases on graphs of several seeds, each
