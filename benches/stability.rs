@@ -1233,7 +1233,6 @@ fn sized_records(paths: usize, seed: u64, rng: &mut Rng) -> Vec<PathRecord> {
 
 /// How long each strategy takes to plan `records`, described as `what`.
 fn timing(what: &str, records: &[PathRecord]) {
-    print!("Planning {what}, budget 99:");
     let single = Column {
         name: "single",
         strategy: LayeringStrategy::Single,
@@ -1241,18 +1240,22 @@ fn timing(what: &str, records: &[PathRecord]) {
     };
     // Keeping a plan is timed against the closure's own plan.
     let olds = old_layerings(records, 99);
-    for (column, old) in COLUMNS.into_iter().zip(&olds).chain([(single, &olds[0])]) {
-        let started = Instant::now();
-        let layers = old.next(records, column, 99);
-        let name = column.name;
-        let count = layers.len();
-        print!(
-            " {name} {:.0} ms ({count} {});",
-            started.elapsed().as_secs_f64() * 1000.0,
-            if count == 1 { "layer" } else { "layers" }
-        );
-    }
-    println!();
+    let figures: Vec<String> = COLUMNS
+        .into_iter()
+        .zip(&olds)
+        .chain([(single, &olds[0])])
+        .map(|(column, old)| {
+            let started = Instant::now();
+            let count = old.next(records, column, 99).len();
+            format!(
+                "{} {:.0} ms ({count} {})",
+                column.name,
+                started.elapsed().as_secs_f64() * 1000.0,
+                if count == 1 { "layer" } else { "layers" }
+            )
+        })
+        .collect();
+    println!("Planning {what}, budget 99: {}.", figures.join("; "));
 }
 
 /// Times every strategy on closures of 10 000 paths: two random graphs, a
