@@ -103,13 +103,20 @@ pub fn print_plan(args: &ImageArgs, output: Option<&Path>) -> Result<()> {
 }
 
 /// Explains the layers of the image the arguments describe, or of the plan,
-/// description or stream script in `from`.
-pub fn explain(args: &ImageArgs, from: Option<&Path>, json: bool) -> Result<()> {
+/// description or stream script in `from`; with `since`, an earlier
+/// version's, also which layers are new since it.
+pub fn explain(
+    args: &ImageArgs,
+    from: Option<&Path>,
+    since: Option<&Path>,
+    json: bool,
+) -> Result<()> {
     let plan = match from {
         Some(path) => description::read_plan(path)?,
         None => plan(args)?,
     };
-    let explanation = explain::explain(&plan)?;
+    let earlier = since.map(description::read_plan).transpose()?;
+    let explanation = explain::explain(&plan, earlier.as_ref())?;
     if json {
         write_json(None, &canonical_json(&explanation)?)
     } else {

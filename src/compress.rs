@@ -53,13 +53,13 @@ impl Compressor {
         })
     }
 
-    /// The level used when none is given.
-    fn default_level(self) -> i32 {
-        match self {
+    /// The level layers are compressed at: `level`, or the default.
+    pub fn effective_level(self, level: Option<i32>) -> i32 {
+        level.unwrap_or(match self {
             Compressor::None => 0,
             Compressor::Gz => 6,
             Compressor::Zstd => 3,
-        }
+        })
     }
 
     /// Checks a `compressionLevel` for this compressor.
@@ -97,7 +97,7 @@ impl<W: Write> Encoder<W> {
         workers: u32,
         out: W,
     ) -> io::Result<Self> {
-        let level = level.unwrap_or(compressor.default_level());
+        let level = compressor.effective_level(level);
         Ok(match compressor {
             Compressor::None => Encoder::Plain(out),
             Compressor::Gz => Encoder::Gz(

@@ -1,5 +1,6 @@
 //! `strata explain`: each layer of a plan, its size, its paths (largest
-//! first) and why they share a layer.
+//! first) and why they share a layer; given an earlier version's plan, which
+//! layers are new since it.
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,9 @@ use crate::store_path::StorePath;
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
     pub image: String,
+    /// The earlier image the layers are compared with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
     pub layers: Vec<LayerExplanation>,
 }
 
@@ -29,18 +33,29 @@ pub struct LayerExplanation {
     pub paths: Vec<(String, u64)>,
     /// Entries the layer puts at `/`.
     pub root: Vec<String>,
+    /// Compared with an earlier image: whether the layer is new since it
+    /// (what a registry holding that image would receive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
 }
 
-/// Sizes every layer and path of `plan` from the store's metadata.
-pub fn explain(plan: &ImagePlan) -> Result<Explanation> {
+/// Sizes every layer and path of `plan` from the store's metadata and,
+/// given the plan of an earlier version, tells which layers are new since.
+pub fn explain(plan: &ImagePlan, since: Option<&ImagePlan>) -> Result<Explanation> {
     let attrs = plan.entry_rules()?;
     let layers = plan
         .layers
         .iter()
-        .map(|l| explain_layer(l, &plan.store_dir, &attrs))
+        .enumerate()
+        .map(|(index, layer)| {
+            let mut explained = explain_layer(layer, &plan.store_dir, &attrs)?;
+            explained.new = since.map(|earlier| !plan.layer_is_in(index, earlier));
+            Ok(explained)
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Explanation {
         image: plan.spec.repo_tag(),
+        since: since.map(|earlier| earlier.spec.repo_tag()),
         layers,
     })
 }
@@ -58,6 +73,7 @@ fn explain_layer(
             size: base.blob.size,
             paths: Vec::new(),
             root: Vec::new(),
+            new: None,
         });
     }
     let part = |paths: Vec<StorePath>, root: RootTree| LayerPlan {
@@ -89,6 +105,7 @@ fn explain_layer(
         size,
         paths,
         root: root_entries(layer)?,
+        new: None,
     })
 }
 
@@ -119,14 +136,32 @@ pub fn render(explanation: &Explanation) -> String {
         mib(total)
     );
     let count = explanation.layers.len();
+    if let Some(since) = &explanation.since {
+        let new: Vec<&LayerExplanation> = explanation
+            .layers
+            .iter()
+            .filter(|l| l.new == Some(true))
+            .collect();
+        let _ = writeln!(
+            out,
+            "new since {since}: {} of {count} layers, {:.1} MiB",
+            new.len(),
+            mib(new.iter().map(|l| l.size).sum())
+        );
+    }
     for (index, layer) in explanation.layers.iter().enumerate() {
+        let status = match layer.new {
+            Some(true) => " (new)",
+            Some(false) => " (unchanged)",
+            None => "",
+        };
         let paths = match layer.paths.len() {
             1 => "1 store path".to_owned(),
             n => format!("{n} store paths"),
         };
         let _ = writeln!(
             out,
-            "\nlayer {} of {count}: {:.1} MiB, {paths}: {}",
+            "\nlayer {} of {count}{status}: {:.1} MiB, {paths}: {}",
             index + 1,
             mib(layer.size),
             layer.reason

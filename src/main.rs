@@ -146,6 +146,11 @@ enum Command {
         /// `plan` passthru of the Nix image functions) instead
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
+        /// Also tell which layers are new since an earlier version: its
+        /// plan, image description or stream script (a registry holding it
+        /// receives only the new layers)
+        #[arg(long, value_name = "FILE")]
+        since: Option<PathBuf>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -216,7 +221,12 @@ fn main() -> ExitCode {
             socket,
         } => commands::load(description, Engine::Podman, socket.as_deref()),
         Command::Plan { image, output } => commands::print_plan(image, output.as_deref()),
-        Command::Explain { image, plan, json } => commands::explain(image, plan.as_deref(), *json),
+        Command::Explain {
+            image,
+            plan,
+            since,
+            json,
+        } => commands::explain(image, plan.as_deref(), since.as_deref(), *json),
         Command::Builder { step } => nix_builder::run(*step),
     };
     match result {

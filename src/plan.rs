@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::base_image::{BaseConfig, BaseImage, BaseLayer};
 use crate::closure::{ClosureGraph, NodeId};
+use crate::compress::Compressor;
 use crate::layering::previous::PreviousLayers;
 use crate::layering::{self, StoreLayer};
 use crate::perms::{EntryRules, PermRule};
 use crate::rootfs::RootTree;
-use crate::spec::ImageSpec;
+use crate::spec::{ImageSpec, Timestamp};
 use crate::store_path::{self, StorePath};
 use crate::tar_format::EntryAttrs;
 
@@ -114,6 +115,62 @@ impl ImagePlan {
         };
         EntryRules::new(base, &self.perms)
     }
+
+    /// Whether layer `index` is a blob that `earlier` has too, so that a
+    /// registry holding `earlier` would not receive it again: a base image's
+    /// layer of the same digest, or a layer of the same store paths and root
+    /// written the same way (owner, time, modes and compression).
+    pub fn layer_is_in(&self, index: usize, earlier: &ImagePlan) -> bool {
+        let layer = &self.layers[index];
+        if let Some(base) = &layer.base {
+            return earlier
+                .layers
+                .iter()
+                .filter_map(|l| l.base.as_ref())
+                .any(|b| b.blob.digest == base.blob.digest);
+        }
+        let written_alike = match (self.written_with(), earlier.written_with()) {
+            (Some(ours), Some(theirs)) => ours == theirs,
+            _ => false,
+        };
+        written_alike
+            && earlier.layers.iter().any(|l| {
+                l.base.is_none()
+                    && l.paths == layer.paths
+                    && l.root == layer.root
+                    && l.root_dir == layer.root_dir
+            })
+    }
+
+    /// What the layers strata writes take from the plan besides their own
+    /// paths and root; `None` when their times are those of each build.
+    fn written_with(&self) -> Option<WrittenWith<'_>> {
+        let spec = &self.spec;
+        let Timestamp::At(mtime) = spec.mtime else {
+            return None;
+        };
+        Some(WrittenWith {
+            store_dir: &self.store_dir,
+            owner: (spec.uid, spec.gid, &spec.uname, &spec.gname),
+            mtime,
+            perms: &self.perms,
+            compressor: spec.compressor,
+            level: spec.compressor.effective_level(spec.compression_level),
+        })
+    }
+}
+
+/// The settings every layer strata writes for a plan is made with: two
+/// plans write the same layer alike only when these agree.
+#[derive(PartialEq)]
+struct WrittenWith<'a> {
+    store_dir: &'a str,
+    /// uid, gid, user and group name.
+    owner: (u32, u32, &'a str, &'a str),
+    mtime: u64,
+    perms: &'a [PermRule],
+    compressor: Compressor,
+    level: i32,
 }
 
 /// The merged `/` of the customisation layer and of each explicit layer.
@@ -321,6 +378,7 @@ fn store_layer(graph: &ClosureGraph, group: StoreLayer) -> LayerPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Digest;
     use crate::rootfs::RootEntry;
     use crate::spec::{ExplicitLayer, LayeringStrategy};
     use crate::test_support::{graph as test_graph, store_path};
@@ -374,6 +432,112 @@ mod tests {
             2,
             "without contents both layers hold store paths"
         );
+    }
+
+    #[test]
+    fn a_layer_is_in_an_earlier_plan_when_written_alike_from_the_same_paths() {
+        let v1 = test_graph(&[("app-1", &["lib"]), ("lib", &[])]);
+        let v2 = test_graph(&[("app-2", &["lib"]), ("lib", &[])]);
+        let earlier = plan_over(spec(10), &v1, contents_root()).unwrap();
+        let plan = |spec: ImageSpec| plan_over(spec, &v2, contents_root()).unwrap();
+        // Which of the new layers the earlier plan has: lib's and the
+        // customisation layer (same root), not app-2's.
+        let kept_layers = |later: &ImagePlan| -> Vec<Vec<String>> {
+            (0..later.layers.len())
+                .filter(|&i| later.layer_is_in(i, &earlier))
+                .map(|i| {
+                    names(&later.layers[i])
+                        .iter()
+                        .map(|&n| n.to_owned())
+                        .collect()
+                })
+                .collect()
+        };
+        let same = plan(spec(10));
+        assert_eq!(kept_layers(&same), [vec!["lib".to_owned()], vec![]]);
+        let mut other_root = contents_root();
+        other_root.contents.entries.insert(
+            "etc".into(),
+            RootEntry::Symlink("/nix/store/x-y/etc".into()),
+        );
+        let rooted = plan_over(spec(10), &v2, other_root).unwrap();
+        assert_eq!(
+            kept_layers(&rooted),
+            [vec!["lib".to_owned()]],
+            "another root"
+        );
+        let default_level = plan(ImageSpec {
+            compression_level: Some(6),
+            ..spec(10)
+        });
+        assert_eq!(
+            kept_layers(&default_level).len(),
+            2,
+            "gzip's level 6 is its default"
+        );
+
+        // Any setting that goes into every layer's bytes makes them all new.
+        let written_otherwise = [
+            ImageSpec {
+                mtime: Timestamp::At(2),
+                ..spec(10)
+            },
+            ImageSpec {
+                uid: 1000,
+                ..spec(10)
+            },
+            ImageSpec {
+                compression_level: Some(9),
+                ..spec(10)
+            },
+            ImageSpec {
+                compressor: Compressor::Zstd,
+                ..spec(10)
+            },
+        ];
+        for later in written_otherwise {
+            assert!(kept_layers(&plan(later)).is_empty());
+        }
+        let mut moded = plan(spec(10));
+        moded.perms.push(PermRule::default());
+        assert!(kept_layers(&moded).is_empty(), "other modes");
+        // A base image's layer is the same blob when its digest is, however
+        // the rest is written.
+        let base_layer = |bytes: &[u8]| LayerPlan {
+            paths: Vec::new(),
+            root: RootTree::default(),
+            nar_size: None,
+            root_dir: None,
+            base: Some(BaseLayer {
+                image: "base.tar".into(),
+                entry: "blobs/sha256/…".into(),
+                blob: crate::oci::LayerBlob {
+                    diff_id: Digest::of(bytes),
+                    digest: Digest::of(bytes),
+                    size: bytes.len() as u64,
+                    media_type: Compressor::None.media_type().to_owned(),
+                },
+            }),
+            reason: "base image layer".into(),
+        };
+        let mut earlier_on_base = earlier.clone();
+        earlier_on_base.layers.insert(0, base_layer(b"base 1"));
+        for (bytes, kept) in [(b"base 1", true), (b"base 2", false)] {
+            let mut later = plan(ImageSpec {
+                uid: 1000,
+                ..spec(10)
+            });
+            later.layers.insert(0, base_layer(bytes));
+            assert_eq!(later.layer_is_in(0, &earlier_on_base), kept);
+            assert!(!later.layer_is_in(0, &earlier), "no base layer before");
+        }
+
+        // Times of the build: no layer is ever the same, even against itself.
+        let now = plan(ImageSpec {
+            mtime: Timestamp::Now,
+            ..spec(10)
+        });
+        assert!(!(0..now.layers.len()).any(|i| now.layer_is_in(i, &now)));
     }
 
     #[test]

@@ -238,3 +238,23 @@ fn a_previous_plan_that_is_missing_or_not_a_plan() {
         assert!(!out.exists(), "a partial archive was left behind");
     }
 }
+
+#[test]
+fn an_earlier_plan_to_explain_against_that_is_missing_or_not_a_plan() {
+    let busybox = nix_build("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let closure = closure_file(dir.path(), &[&busybox]);
+    let not_a_plan = dir.path().join("notes.json");
+    fs::write(&not_a_plan, "{\"layers\": 3}").unwrap();
+    let missing = dir.path().join("missing.json");
+    for (earlier, culprit) in [(&missing, "cannot read"), (&not_a_plan, "is not a plan")] {
+        assert_strata_fails(
+            Command::new(strata_binary())
+                .args(["explain", "--name", "next", "--closure"])
+                .arg(&closure)
+                .arg("--since")
+                .arg(earlier),
+            &[&earlier.to_string_lossy(), culprit],
+        );
+    }
+}

@@ -406,6 +406,49 @@ fn a_new_version_keeps_the_layers_of_the_previous_plan() {
         archive_layers(Path::new(&v1)),
         archive_layers(Path::new(&v2)),
     );
+    // `explain --since` calls new exactly the layers whose digests version
+    // 1 lacks.
+    let explained = run(Command::new(strata_binary())
+        .args([
+            "explain",
+            "--json",
+            "--plan",
+            &with_plan("versioned.v2.plan"),
+            "--since",
+        ])
+        .arg(&plan_file));
+    let explained: serde_json::Value = serde_json::from_str(&explained).unwrap();
+    assert_eq!(explained["since"], "versioned:v1");
+    let new: Vec<bool> = explained["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["new"].as_bool().unwrap())
+        .collect();
+    let lacked: Vec<bool> = digests2.iter().map(|d| !digests1.contains(d)).collect();
+    assert_eq!(new, lacked);
+    assert!(new.contains(&true) && new.contains(&false), "{new:?}");
+    let text = run(Command::new(strata_binary())
+        .args([
+            "explain",
+            "--plan",
+            &with_plan("versioned.v2.plan"),
+            "--since",
+        ])
+        .arg(&plan_file));
+    let new_count = new.iter().filter(|&&n| n).count();
+    assert!(
+        text.contains(&format!(
+            "new since versioned:v1: {new_count} of {} layers",
+            new.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(" (unchanged): ") && text.contains(" (new): "),
+        "{text}"
+    );
+
     // Every store layer of version 1 is where it was; all but the greeter's
     // are the same bytes.
     let store_layers1 = layers1.len() - 1;
