@@ -215,46 +215,67 @@ fn special_file_in_a_store_path() {
     );
 }
 
-#[test]
-fn a_previous_plan_that_is_missing_or_not_a_plan() {
+/// Runs `command` (given a closure file of busybox and an earlier plan) on
+/// a missing plan file and on JSON that is not a plan: each must fail,
+/// saying `also` and naming the file and what is wrong with it, and leave
+/// no `output` behind.
+fn assert_unreadable_plans_fail(
+    command: impl Fn(&Path, &Path) -> Command,
+    also: &[&str],
+    output: Option<&Path>,
+) {
     let busybox = nix_build("busybox");
     let dir = tempfile::tempdir().unwrap();
     let closure = closure_file(dir.path(), &[&busybox]);
     let not_a_plan = dir.path().join("notes.json");
     fs::write(&not_a_plan, "{\"layers\": 3}").unwrap();
     let missing = dir.path().join("missing.json");
-    let out = dir.path().join("image.tar");
     for (plan, culprit) in [(&missing, "cannot read"), (&not_a_plan, "is not a plan")] {
-        assert_strata_fails(
-            Command::new(strata_binary())
-                .args(["build", "--name", "next", "--closure"])
-                .arg(&closure)
-                .arg("--previous-plan")
-                .arg(plan)
-                .arg("-o")
-                .arg(&out),
-            &["previousPlan", &plan.to_string_lossy(), culprit],
+        let name = plan.to_string_lossy();
+        let mut expected = vec![name.as_ref(), culprit];
+        expected.extend(also);
+        assert_strata_fails(&mut command(&closure, plan), &expected);
+        assert!(
+            output.is_none_or(|out| !out.exists()),
+            "a partial output was left behind"
         );
-        assert!(!out.exists(), "a partial archive was left behind");
     }
 }
 
 #[test]
-fn an_earlier_plan_to_explain_against_that_is_missing_or_not_a_plan() {
-    let busybox = nix_build("busybox");
+fn a_previous_plan_that_is_missing_or_not_a_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let closure = closure_file(dir.path(), &[&busybox]);
-    let not_a_plan = dir.path().join("notes.json");
-    fs::write(&not_a_plan, "{\"layers\": 3}").unwrap();
-    let missing = dir.path().join("missing.json");
-    for (earlier, culprit) in [(&missing, "cannot read"), (&not_a_plan, "is not a plan")] {
-        assert_strata_fails(
-            Command::new(strata_binary())
+    let out = dir.path().join("image.tar");
+    assert_unreadable_plans_fail(
+        |closure, plan| {
+            let mut command = Command::new(strata_binary());
+            command
+                .args(["build", "--name", "next", "--closure"])
+                .arg(closure)
+                .arg("--previous-plan")
+                .arg(plan)
+                .arg("-o")
+                .arg(&out);
+            command
+        },
+        &["previousPlan"],
+        Some(&out),
+    );
+}
+
+#[test]
+fn an_earlier_plan_to_explain_against_that_is_missing_or_not_a_plan() {
+    assert_unreadable_plans_fail(
+        |closure, plan| {
+            let mut command = Command::new(strata_binary());
+            command
                 .args(["explain", "--name", "next", "--closure"])
-                .arg(&closure)
+                .arg(closure)
                 .arg("--since")
-                .arg(earlier),
-            &[&earlier.to_string_lossy(), culprit],
-        );
-    }
+                .arg(plan);
+            command
+        },
+        &[],
+        None,
+    );
 }
