@@ -46,18 +46,49 @@ impl BitSet {
     }
 }
 
+/// A [`BitSet`] as its non-empty words alone: as quick to walk as the set
+/// is small, whatever the range it may hold.
+pub struct SparseBitSet {
+    /// (word index, word), ascending.
+    words: Vec<(u32, u64)>,
+}
+
+impl From<&BitSet> for SparseBitSet {
+    fn from(set: &BitSet) -> Self {
+        let words = set
+            .words
+            .iter()
+            .enumerate()
+            .filter(|(_, word)| **word != 0)
+            .map(|(i, &word)| (i as u32, word))
+            .collect();
+        SparseBitSet { words }
+    }
+}
+
+impl SparseBitSet {
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words
+            .iter()
+            .flat_map(|&(i, word)| word_bits(i as usize, word))
+    }
+}
+
 /// The set bits of `words`, the first word holding 0 to 63.
 fn bits(words: impl Iterator<Item = u64>) -> impl Iterator<Item = usize> {
-    words.enumerate().flat_map(|(i, word)| {
-        let mut w = word;
-        std::iter::from_fn(move || {
-            if w == 0 {
-                return None;
-            }
-            let bit = w.trailing_zeros() as usize;
-            w &= w - 1;
-            Some(i * 64 + bit)
-        })
+    words.enumerate().flat_map(|(i, word)| word_bits(i, word))
+}
+
+/// The set bits of `word`, the `index`th word of a set.
+fn word_bits(index: usize, word: u64) -> impl Iterator<Item = usize> {
+    let mut w = word;
+    std::iter::from_fn(move || {
+        if w == 0 {
+            return None;
+        }
+        let bit = w.trailing_zeros() as usize;
+        w &= w - 1;
+        Some(index * 64 + bit)
     })
 }
 
@@ -79,5 +110,21 @@ mod tests {
         assert_eq!(b.iter_without(&a).collect::<Vec<_>>(), vec![64]);
         a.union_with(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 64, 129]);
+    }
+
+    #[test]
+    fn a_sparse_set_holds_the_same_members() {
+        let mut set = BitSet::new(1000);
+        assert_eq!(SparseBitSet::from(&set).iter().count(), 0);
+        // Empty words between members, two in one word, the last bit.
+        for i in [3, 5, 64, 127, 500, 999] {
+            set.insert(i);
+        }
+        let sparse = SparseBitSet::from(&set);
+        assert_eq!(sparse.words.len(), 4);
+        assert_eq!(
+            sparse.iter().collect::<Vec<_>>(),
+            vec![3, 5, 64, 127, 500, 999]
+        );
     }
 }

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use crate::layering::bitset::BitSet;
+use crate::layering::bitset::{BitSet, SparseBitSet};
 
 /// Runs cover at most this many (order position, run length) cells, so that
 /// the table of run costs stays within 128 MiB.
@@ -141,7 +141,9 @@ pub fn cut(
 /// ends before position `j`. A path adds to the run's dependencies only
 /// what its parent lacks when the parent is in the run (as it is whenever
 /// the run holds the two and what lies between), which keeps this near
-/// linear in the run's length. Blocks of rows are filled in parallel; each
+/// linear in the run's length; otherwise its whole closure, walked by its
+/// non-empty words, so that a small closure costs little even in a large
+/// graph. Blocks of rows are filled in parallel; each
 /// also follows the runs that start up to `longest` rows before it.
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
@@ -157,6 +159,8 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
             None => Vec::new(),
         })
         .collect();
+    // Read for paths whose parent is not in the run.
+    let sparse: Vec<SparseBitSet> = deps.iter().map(SparseBitSet::from).collect();
     let own_counts: Vec<u64> = deps.iter().map(BitSet::len).collect();
     let mut position = vec![0; n];
     for (at, &path) in sequence.order.iter().enumerate() {
@@ -192,7 +196,7 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
                             Some(parent) if position[parent] >= start => {
                                 lacked[path].iter().for_each(|&d| add(d as usize));
                             }
-                            _ => deps[path].iter().for_each(add),
+                            _ => sparse[path].iter().for_each(add),
                         }
                         let size = sizes[path];
                         bytes = bytes.saturating_add(size);
