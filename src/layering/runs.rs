@@ -99,10 +99,20 @@ pub fn cut(
             .map(|j| {
                 let ending = &costs[j * width..(j + 1) * width];
                 let (mut least, mut start) = (u64::MAX, 0);
-                for i in ((m - 1).max(j.saturating_sub(longest))..j).rev() {
+                let lowest = (m - 1).max(j.saturating_sub(longest));
+                // A longer prefix never costs less in as many runs (drop
+                // its last path, splitting a run if that empties one), so
+                // every start costs at least its run plus `best[lowest]`:
+                // once that exceeds `least`, no earlier start can win.
+                let floor = if best[lowest] == u64::MAX {
+                    0
+                } else {
+                    best[lowest]
+                };
+                for i in (lowest..j).rev() {
                     // A run only grows dearer as it starts earlier.
                     let cost = ending[j - i];
-                    if cost >= least {
+                    if cost >= least || cost.saturating_add(floor) > least {
                         break;
                     }
                     if best[i] == u64::MAX {
