@@ -153,8 +153,8 @@ pub fn cut(
 /// the run holds the two and what lies between), which keeps this near
 /// linear in the run's length; otherwise its whole closure, walked by its
 /// non-empty words, so that a small closure costs little even in a large
-/// graph. Blocks of rows are filled in parallel; each
-/// also follows the runs that start up to `longest` rows before it.
+/// graph. Blocks of rows are filled in parallel; each also follows the runs
+/// that start up to `longest` rows before it.
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
     let width = longest + 1;
