@@ -52,6 +52,13 @@ struct Args {
     /// real package set
     #[arg(long, default_value = "gnome")]
     metapackage: String,
+    /// Only time the planning of closures of 10 000 paths
+    #[arg(long)]
+    timings_only: bool,
+    /// Times each strategy plans each of those closures (the least and the
+    /// most are printed)
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
@@ -1231,8 +1238,9 @@ fn sized_records(paths: usize, seed: u64, rng: &mut Rng) -> Vec<PathRecord> {
         .collect()
 }
 
-/// How long each strategy takes to plan `records`, described as `what`.
-fn timing(what: &str, records: &[PathRecord]) {
+/// How long each strategy takes to plan `records`, described as `what`:
+/// the least and the most of `rounds` plans.
+fn timing(what: &str, records: &[PathRecord], rounds: usize) {
     let single = Column {
         name: "single",
         strategy: LayeringStrategy::Single,
@@ -1245,22 +1253,37 @@ fn timing(what: &str, records: &[PathRecord]) {
         .zip(&olds)
         .chain([(single, &olds[0])])
         .map(|(column, old)| {
-            let started = Instant::now();
-            let count = old.next(records, column, 99).len();
+            let (mut least, mut most, mut count) = (f64::MAX, 0f64, 0);
+            for _ in 0..rounds.max(1) {
+                let started = Instant::now();
+                count = old.next(records, column, 99).len();
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                (least, most) = (least.min(ms), most.max(ms));
+            }
+            let time = if rounds > 1 {
+                format!("{least:.0} to {most:.0} ms")
+            } else {
+                format!("{least:.0} ms")
+            };
             format!(
-                "{} {:.0} ms ({count} {})",
+                "{} {time} ({count} {})",
                 column.name,
-                started.elapsed().as_secs_f64() * 1000.0,
                 if count == 1 { "layer" } else { "layers" }
             )
         })
         .collect();
-    println!("Planning {what}, budget 99: {}.", figures.join("; "));
+    let times = if rounds > 1 {
+        format!(" ({rounds} rounds)")
+    } else {
+        String::new()
+    };
+    println!("Planning {what}, budget 99{times}: {}.", figures.join("; "));
 }
 
-/// Times every strategy on closures of 10 000 paths: two random graphs, a
-/// sparser and a denser one, then the deepest and the widest graph.
-fn timings(seed: u64) {
+/// Times every strategy on closures of 10 000 paths, `rounds` times each:
+/// two random graphs, a sparser and a denser one, then the deepest and the
+/// widest graph.
+fn timings(seed: u64, rounds: usize) {
     const PATHS: usize = 10_000;
     for most_references in [6, 20] {
         let records = random_closure(PATHS, seed, most_references);
@@ -1271,15 +1294,18 @@ fn timings(seed: u64) {
                 references as f64 / PATHS as f64
             ),
             &records,
+            rounds,
         );
     }
     timing(
         &format!("a chain of {PATHS} store paths, each referring to the next"),
         &chain_closure(PATHS, seed),
+        rounds,
     );
     timing(
         &format!("{PATHS} store paths, one root over the others, which all refer to one library"),
         &fan_closure(PATHS, seed),
+        rounds,
     );
 }
 
@@ -1322,6 +1348,10 @@ fn debian_cases(title: &str, set: &Universe) -> (String, Vec<(String, Universe)>
 
 fn main() {
     let args = Args::parse();
+    if args.timings_only {
+        timings(args.seed, args.rounds);
+        return;
+    }
     let synthetic = synthetic_universe(args.seed);
     let cases_synthetic = cases(&synthetic, "app", "lib5", "libc", "tool7");
     report(
@@ -1373,7 +1403,7 @@ fn main() {
         print_sweep(&in_a_row(set, args.budget));
     }
     seeds(args.seeds, args.budget, (args.seed, synthetic_sweep));
-    timings(args.seed);
+    timings(args.seed, args.rounds);
 }
 
 /// The generated set's five single cases on graphs of several seeds, each
