@@ -40,14 +40,28 @@ impl BitSet {
         bits(self.words.iter().copied())
     }
 
-    /// The members that `other` lacks.
-    pub fn iter_without<'a>(&'a self, other: &'a BitSet) -> impl Iterator<Item = usize> + 'a {
-        bits(self.words.iter().zip(&other.words).map(|(a, b)| a & !b))
+    /// Adds the members of `other`, and says how many were not members.
+    pub fn insert_counting(&mut self, other: &SparseBitSet) -> u64 {
+        other
+            .words
+            .iter()
+            .map(|&(i, word)| {
+                let mine = &mut self.words[i as usize];
+                let added = word & !*mine;
+                *mine |= word;
+                u64::from(added.count_ones())
+            })
+            .sum()
+    }
+
+    pub fn clear(&mut self) {
+        self.words.fill(0);
     }
 }
 
 /// A [`BitSet`] as its non-empty words alone: as quick to walk as the set
 /// is small, whatever the range it may hold.
+#[derive(Default)]
 pub struct SparseBitSet {
     /// (word index, word), ascending.
     words: Vec<(u32, u64)>,
@@ -55,40 +69,38 @@ pub struct SparseBitSet {
 
 impl From<&BitSet> for SparseBitSet {
     fn from(set: &BitSet) -> Self {
-        let words = set
-            .words
-            .iter()
+        SparseBitSet::of_words(set.words.iter().copied())
+    }
+}
+
+impl SparseBitSet {
+    /// The members of `set` that `other` lacks.
+    pub fn difference(set: &BitSet, other: &BitSet) -> Self {
+        SparseBitSet::of_words(set.words.iter().zip(&other.words).map(|(a, b)| a & !b))
+    }
+
+    fn of_words(words: impl Iterator<Item = u64>) -> Self {
+        let words = words
             .enumerate()
-            .filter(|(_, word)| **word != 0)
-            .map(|(i, &word)| (i as u32, word))
+            .filter(|(_, word)| *word != 0)
+            .map(|(i, word)| (i as u32, word))
             .collect();
         SparseBitSet { words }
     }
 }
 
-impl SparseBitSet {
-    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words
-            .iter()
-            .flat_map(|&(i, word)| word_bits(i as usize, word))
-    }
-}
-
 /// The set bits of `words`, the first word holding 0 to 63.
 fn bits(words: impl Iterator<Item = u64>) -> impl Iterator<Item = usize> {
-    words.enumerate().flat_map(|(i, word)| word_bits(i, word))
-}
-
-/// The set bits of `word`, the `index`th word of a set.
-fn word_bits(index: usize, word: u64) -> impl Iterator<Item = usize> {
-    let mut w = word;
-    std::iter::from_fn(move || {
-        if w == 0 {
-            return None;
-        }
-        let bit = w.trailing_zeros() as usize;
-        w &= w - 1;
-        Some(index * 64 + bit)
+    words.enumerate().flat_map(|(i, word)| {
+        let mut w = word;
+        std::iter::from_fn(move || {
+            if w == 0 {
+                return None;
+            }
+            let bit = w.trailing_zeros() as usize;
+            w &= w - 1;
+            Some(i * 64 + bit)
+        })
     })
 }
 
@@ -106,25 +118,34 @@ mod tests {
         b.insert(64);
         assert_eq!(a.len(), 2);
         assert_eq!(a.union_len(&b), 3);
-        assert_eq!(a.iter_without(&b).collect::<Vec<_>>(), vec![0]);
-        assert_eq!(b.iter_without(&a).collect::<Vec<_>>(), vec![64]);
         a.union_with(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 64, 129]);
+        a.clear();
+        assert_eq!(a.len(), 0);
     }
 
     #[test]
-    fn a_sparse_set_holds_the_same_members() {
-        let mut set = BitSet::new(1000);
-        assert_eq!(SparseBitSet::from(&set).iter().count(), 0);
+    fn sparse_sets_hold_their_non_empty_words() {
+        let (mut set, mut other) = (BitSet::new(1000), BitSet::new(1000));
+        assert_eq!(SparseBitSet::from(&set).words.len(), 0);
         // Empty words between members, two in one word, the last bit.
         for i in [3, 5, 64, 127, 500, 999] {
             set.insert(i);
         }
+        for i in [5, 127, 128, 999] {
+            other.insert(i);
+        }
         let sparse = SparseBitSet::from(&set);
         assert_eq!(sparse.words.len(), 4);
-        assert_eq!(
-            sparse.iter().collect::<Vec<_>>(),
-            vec![3, 5, 64, 127, 500, 999]
-        );
+        let difference = SparseBitSet::difference(&set, &other);
+        assert_eq!(difference.words.len(), 3);
+
+        // Adding counts only the new members.
+        let mut union = BitSet::new(1000);
+        assert_eq!(union.insert_counting(&difference), 3);
+        assert_eq!(union.iter().collect::<Vec<_>>(), vec![3, 64, 500]);
+        assert_eq!(union.insert_counting(&sparse), 3);
+        assert_eq!(union, set);
+        assert_eq!(union.insert_counting(&sparse), 0);
     }
 }

@@ -151,26 +151,23 @@ pub fn cut(
 /// ends before position `j`. A path adds to the run's dependencies only
 /// what its parent lacks when the parent is in the run (as it is whenever
 /// the run holds the two and what lies between), which keeps this near
-/// linear in the run's length; otherwise its whole closure, walked by its
-/// non-empty words, so that a small closure costs little even in a large
-/// graph. Blocks of rows are filled in parallel; each also follows the runs
-/// that start up to `longest` rows before it.
+/// linear in the run's length; otherwise its whole closure. Both are added
+/// a word of 64 paths at a time, and only their non-empty words, so that a
+/// small set costs little even in a large graph. Blocks of rows are filled
+/// in parallel; each also follows the runs that start up to `longest` rows
+/// before it.
 fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize) -> Vec<u64> {
     let n = sequence.order.len();
     let width = longest + 1;
-    // Only read for paths with a parent. Indices fit in u32: a closure of
-    // more paths has no room in the table.
-    let lacked: Vec<Vec<u32>> = (0..n)
+    // Only read for paths with a parent.
+    let lacked: Vec<SparseBitSet> = (0..n)
         .map(|path| match sequence.parents[path] {
-            Some(parent) => deps[path]
-                .iter_without(&deps[parent])
-                .map(|d| d as u32)
-                .collect(),
-            None => Vec::new(),
+            Some(parent) => SparseBitSet::difference(&deps[path], &deps[parent]),
+            None => SparseBitSet::default(),
         })
         .collect();
     // Read for paths whose parent is not in the run.
-    let sparse: Vec<SparseBitSet> = deps.iter().map(SparseBitSet::from).collect();
+    let closures: Vec<SparseBitSet> = deps.iter().map(SparseBitSet::from).collect();
     let own_counts: Vec<u64> = deps.iter().map(BitSet::len).collect();
     let mut position = vec![0; n];
     for (at, &path) in sequence.order.iter().enumerate() {
@@ -185,29 +182,22 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
         .par_chunks_mut(block_rows * width)
         .enumerate()
         .for_each_init(
-            // seen[d] == run: d is already among the dependencies of the
-            // run being followed, numbered per thread.
-            || (vec![u64::MAX; n], 0u64),
-            |(seen, run), (block, rows)| {
+            // The dependencies of the run being followed.
+            || BitSet::new(n),
+            |union, (block, rows)| {
                 let first_row = block * block_rows;
                 let end_row = first_row + rows.len() / width;
                 for start in first_row.saturating_sub(longest)..end_row.min(n) {
-                    *run += 1;
-                    let (mut union, mut bytes, mut own) = (0u64, 0u64, 0u64);
+                    union.clear();
+                    let (mut count, mut bytes, mut own) = (0u64, 0u64, 0u64);
                     for end in start..n.min(start + longest).min(end_row - 1) {
                         let path = sequence.order[end];
-                        let mut add = |d: usize| {
-                            if seen[d] != *run {
-                                seen[d] = *run;
-                                union += 1;
-                            }
-                        };
-                        match sequence.parents[path] {
+                        count += match sequence.parents[path] {
                             Some(parent) if position[parent] >= start => {
-                                lacked[path].iter().for_each(|&d| add(d as usize));
+                                union.insert_counting(&lacked[path])
                             }
-                            _ => sparse[path].iter().for_each(add),
-                        }
+                            _ => union.insert_counting(&closures[path]),
+                        };
                         let size = sizes[path];
                         bytes = bytes.saturating_add(size);
                         own = own.saturating_add(size.saturating_mul(own_counts[path]));
@@ -215,7 +205,7 @@ fn run_costs(sequence: &Sequence, deps: &[BitSet], sizes: &[u64], longest: usize
                         if row >= first_row {
                             // Σ size × (|union| − |deps|) over the run's paths.
                             rows[(row - first_row) * width + (row - start)] =
-                                union.saturating_mul(bytes) - own;
+                                count.saturating_mul(bytes) - own;
                         }
                     }
                 }
