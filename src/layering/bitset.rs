@@ -37,7 +37,17 @@ impl BitSet {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        bits(self.words.iter().copied())
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut w = word;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(i * 64 + bit)
+            })
+        })
     }
 
     /// Adds the members of `other`, and says how many were not members.
@@ -87,21 +97,6 @@ impl SparseBitSet {
             .collect();
         SparseBitSet { words }
     }
-}
-
-/// The set bits of `words`, the first word holding 0 to 63.
-fn bits(words: impl Iterator<Item = u64>) -> impl Iterator<Item = usize> {
-    words.enumerate().flat_map(|(i, word)| {
-        let mut w = word;
-        std::iter::from_fn(move || {
-            if w == 0 {
-                return None;
-            }
-            let bit = w.trailing_zeros() as usize;
-            w &= w - 1;
-            Some(i * 64 + bit)
-        })
-    })
 }
 
 #[cfg(test)]
