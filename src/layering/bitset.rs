@@ -89,6 +89,8 @@ impl SparseBitSet {
         SparseBitSet::of_words(set.words.iter().zip(&other.words).map(|(a, b)| a & !b))
     }
 
+    /// The non-empty words of `words`, by their index. An index fits in
+    /// u32: a set of 2^38 bits would take 32 GiB.
     fn of_words(words: impl Iterator<Item = u64>) -> Self {
         let words = words
             .enumerate()
