@@ -109,16 +109,21 @@ pub fn cut(
                 } else {
                     best[lowest]
                 };
-                for i in (lowest..j).rev() {
+                // Starts from j - 1 down to `lowest`, each with the cost of
+                // its run: `ending[j - i]` beside `best[i]`.
+                let candidates = ending[1..=j - lowest]
+                    .iter()
+                    .zip(best[lowest..j].iter().rev())
+                    .zip((lowest..j).rev());
+                for ((&cost, &before), i) in candidates {
                     // A run only grows dearer as it starts earlier.
-                    let cost = ending[j - i];
                     if cost >= least || cost.saturating_add(floor) > least {
                         break;
                     }
-                    if best[i] == u64::MAX {
+                    if before == u64::MAX {
                         continue;
                     }
-                    let total = best[i].saturating_add(cost);
+                    let total = before.saturating_add(cost);
                     if total <= least {
                         (least, start) = (total, i);
                     }
