@@ -36,9 +36,11 @@ pub struct StorePath {
 }
 
 impl StorePath {
-    /// Parses `path`, which must be a direct child of `store_dir`.
+    /// Parses `path`, which must be a direct child of `store_dir`. Trailing
+    /// slashes are dropped, as Nix does when it canonicalises a path.
     pub fn parse(path: &str, store_dir: &str) -> Result<Self, StorePathError> {
         let store_dir = store_dir.trim_end_matches('/');
+        let path = path.trim_end_matches('/');
         let base = path
             .strip_prefix(store_dir)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -197,6 +199,14 @@ mod tests {
                 "byte {byte}"
             );
         }
+    }
+
+    #[test]
+    fn drops_trailing_slashes() {
+        let path = StorePath::parse(&format!("{P}//"), "/nix/store/").unwrap();
+        assert_eq!(path.as_str(), P);
+        assert_eq!(path.base_name(), &P["/nix/store/".len()..]);
+        assert!(StorePath::parse("/nix/store/", "/nix/store").is_err());
     }
 
     #[test]
