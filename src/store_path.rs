@@ -40,8 +40,8 @@ impl StorePath {
     /// slashes are dropped, as Nix does when it canonicalises a path.
     pub fn parse(path: &str, store_dir: &str) -> Result<Self, StorePathError> {
         let store_dir = store_dir.trim_end_matches('/');
-        let path = path.trim_end_matches('/');
-        let base = path
+        let canonical = path.trim_end_matches('/');
+        let base = canonical
             .strip_prefix(store_dir)
             .and_then(|rest| rest.strip_prefix('/'))
             .ok_or_else(|| StorePathError::NotInStore {
@@ -73,8 +73,8 @@ impl StorePath {
             reason,
         })?;
         Ok(StorePath {
-            full: path.to_owned(),
-            base_start: path.len() - base.len(),
+            full: canonical.to_owned(),
+            base_start: canonical.len() - base.len(),
         })
     }
 
@@ -206,7 +206,8 @@ mod tests {
         let path = StorePath::parse(&format!("{P}//"), "/nix/store/").unwrap();
         assert_eq!(path.as_str(), P);
         assert_eq!(path.base_name(), &P["/nix/store/".len()..]);
-        assert!(StorePath::parse("/nix/store/", "/nix/store").is_err());
+        let bare = StorePath::parse("/nix/store/", "/nix/store").unwrap_err();
+        assert!(bare.to_string().contains("'/nix/store/'"), "{bare}");
     }
 
     #[test]
