@@ -1,42 +1,13 @@
-# The flake's outputs, evaluated with a stand-in for nixpkgs (which cannot be
-# fetched here): callPackage yields the strata under test, busybox is
-# Debian's static one, runCommand runs the host's /bin/sh. Everything else,
+# The flake's outputs, evaluated with the stand-in for nixpkgs of
+# nixpkgs.nix: the package is nix/package.nix built as the flake builds it,
+# and every image of the checks is made by that package. Everything else,
 # the library, the example checks and the reproducibility check, is the
 # flake's own.
-{ strata }:
+{ toolchain, cargoHome }:
 let
   system = builtins.currentSystem;
-  offline = import ../../examples/offline.nix { inherit strata system; };
-  pkgs = {
-    inherit (offline) busybox;
-    callPackage = _path: _args: strata;
-    runCommand =
-      name: env: script:
-      derivation (
-        env
-        // {
-          inherit name system;
-          builder = "/bin/sh";
-          args = [
-            "-c"
-            script
-          ];
-          PATH = "/usr/bin:/bin";
-        }
-      );
-    stdenv.hostPlatform.system = system;
-  };
-  nixpkgs = {
-    lib.genAttrs =
-      names: f:
-      builtins.listToAttrs (
-        map (name: {
-          inherit name;
-          value = f name;
-        }) names
-      );
-    legacyPackages.${system} = pkgs;
-  };
+  nixpkgs = import ./nixpkgs.nix { inherit toolchain cargoHome; };
+  pkgs = nixpkgs.legacyPackages.${system};
   flake = import ../../flake.nix;
   outputs = flake.outputs {
     self = outputs;
@@ -64,6 +35,6 @@ outputs
   overlayImage = final.strataTools.buildLayeredImage {
     name = "from-overlay";
     tag = "test";
-    contents = [ offline.busybox ];
+    contents = [ pkgs.busybox ];
   };
 }
