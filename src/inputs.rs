@@ -15,7 +15,7 @@ use crate::description;
 use crate::layering::previous::PreviousLayers;
 use crate::perms::{self, PermRule};
 use crate::plan::{self, ImagePlan};
-use crate::rootfs::{self, Linking, RootEntry, RootTree};
+use crate::rootfs::{self, RootEntry, RootTree};
 use crate::spec::ImageSpec;
 use crate::store_path::StorePath;
 
@@ -49,9 +49,9 @@ pub fn plan_image(
         )?),
         None => None,
     };
-    // On a base image, directories are made, not linked, so that they merge
-    // with the base's (`/bin/app` beside the base's `/bin/sh`).
-    // The base's file system matters only to what is merged at `/`.
+    // The base's file system matters only to what is merged at `/`: its
+    // symlinks to directories redirect the contents, its accounts files are
+    // extended, and its directories keep their modes.
     let merges_at_root = !spec.contents.is_empty()
         || spec.layers.iter().any(|l| !l.copy_to_root.is_empty())
         || !spec.users.is_empty()
@@ -62,21 +62,17 @@ pub fn plan_image(
         Some(base) if merges_at_root => base.filesystem(store_dir)?,
         _ => Default::default(),
     };
-    let linking = if base.is_some() {
-        Linking::Files {
-            base_symlinks: &base_filesystem.symlinks,
-        }
-    } else {
-        Linking::TopLevel
-    };
+    let base_symlinks = &base_filesystem.symlinks;
     let contents = parse_store_paths(&spec.contents, store_dir, "contents")?;
     let mut roots = plan::RootTrees {
-        contents: rootfs::merge_contents(&contents, linking)?,
+        contents: rootfs::merge_contents(&contents, base_symlinks)?,
         explicit: Vec::new(),
     };
     for layer in &spec.layers {
         let copy = parse_store_paths(&layer.copy_to_root, store_dir, "layers.copyToRoot")?;
-        roots.explicit.push(rootfs::merge_contents(&copy, linking)?);
+        roots
+            .explicit
+            .push(rootfs::merge_contents(&copy, base_symlinks)?);
     }
     let (generated, user_rules) = accounts::generate(
         &spec.users,

@@ -1,11 +1,18 @@
-//! The customisation root: `contents` merged at `/` the way `buildEnv` does.
+//! The customisation root: `contents` merged at `/` the way nixpkgs'
+//! `symlinkJoin` merges them.
 //!
-//! Each top-level entry of each content path becomes a symlink into the store
-//! (`/bin -> /nix/store/…-busybox/bin`). Where two content paths both have a
-//! directory at the same place, a real directory is made and their entries are
-//! merged one level down, recursively. Two different files at one place are an
-//! error naming both; identical files (same bytes, same executable bit) are not.
+//! Every directory of a content path becomes a real directory in the root,
+//! and every file and symlink a symlink into the store
+//! (`/bin/sh -> /nix/store/…-busybox/bin/sh`), so that content paths merge
+//! with each other and with a base image's directories, and `/etc` is a
+//! directory in which an engine can mount `/etc/hosts` without hiding the
+//! rest (Docker makes the mount points in a layer of its own, which hides a
+//! symlinked `/etc`). A symlink into the store that leads to a directory, as
+//! `buildEnv` makes for a directory only one package has, is merged as that
+//! directory. Two different files at one place are an error naming both;
+//! identical files (same bytes, same executable bit) are not.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -21,7 +28,7 @@ use crate::store_path::StorePath;
 const SKIPPED_TOP_LEVEL: &[&str] = &["nix-support", "propagated-build-inputs"];
 
 /// An entry of the root tree.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RootEntry {
     Directory(BTreeMap<String, RootEntry>),
@@ -31,10 +38,83 @@ pub enum RootEntry {
 }
 
 /// The tree of the customisation layer, entries sorted by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// In plans and descriptions it is one map from each entry's path (no
+/// leading `/`) to what the entry is, parents first, so that a deep tree
+/// does not become deeply nested JSON. Trees nested by directory, as
+/// earlier versions wrote them, are read too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RootTree {
     pub entries: BTreeMap<String, RootEntry>,
+}
+
+/// One entry of a tree as written: a directory's entries have records of
+/// their own.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FlatEntry<'a> {
+    Directory,
+    Symlink(#[serde(borrow)] Cow<'a, str>),
+    File(#[serde(borrow)] Cow<'a, str>),
+}
+
+/// What a tree's record may hold: a flat entry, or a directory with its
+/// entries nested (the earlier form).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredEntry<'a> {
+    #[serde(borrow)]
+    Flat(FlatEntry<'a>),
+    Nested(RootEntry),
+}
+
+impl Serialize for RootTree {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut records = Vec::new();
+        let mut stack: Vec<(String, &RootEntry)> = self
+            .entries
+            .iter()
+            .rev()
+            .map(|(name, entry)| (name.clone(), entry))
+            .collect();
+        while let Some((path, entry)) = stack.pop() {
+            let flat = match entry {
+                RootEntry::Directory(children) => {
+                    stack.extend(
+                        children
+                            .iter()
+                            .rev()
+                            .map(|(name, child)| (format!("{path}/{name}"), child)),
+                    );
+                    FlatEntry::Directory
+                }
+                RootEntry::Symlink(target) => FlatEntry::Symlink(Cow::Borrowed(target)),
+                RootEntry::File(text) => FlatEntry::File(Cow::Borrowed(text)),
+            };
+            records.push((path, flat));
+        }
+        serializer.collect_map(records)
+    }
+}
+
+impl<'de> Deserialize<'de> for RootTree {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let records = BTreeMap::<String, StoredEntry>::deserialize(deserializer)?;
+        let mut tree = RootTree::default();
+        // Sorted, a directory comes before what it holds.
+        for (path, stored) in records {
+            let entry = match stored {
+                StoredEntry::Flat(FlatEntry::Directory) => RootEntry::Directory(BTreeMap::new()),
+                StoredEntry::Flat(FlatEntry::Symlink(target)) => {
+                    RootEntry::Symlink(target.into_owned())
+                }
+                StoredEntry::Flat(FlatEntry::File(text)) => RootEntry::File(text.into_owned()),
+                StoredEntry::Nested(entry) => entry,
+            };
+            tree.place(&path, entry).map_err(serde::de::Error::custom)?;
+        }
+        Ok(tree)
+    }
 }
 
 impl RootTree {
@@ -73,6 +153,32 @@ impl RootTree {
                 }
             }
             (Some(_), _) => bail!("{what} {path} collides with {path} from contents"),
+        }
+        Ok(())
+    }
+
+    /// Puts `entry` at `path` (no leading `/`), below directories already
+    /// there, as a tree is read back.
+    fn place(&mut self, path: &str, entry: RootEntry) -> Result<(), String> {
+        let (parents, name) = match path.rsplit_once('/') {
+            Some((parents, name)) => (Some(parents), name),
+            None => (None, path),
+        };
+        let mut map = &mut self.entries;
+        for parent in parents.into_iter().flat_map(|p| p.split('/')) {
+            match map.get_mut(parent) {
+                Some(RootEntry::Directory(children)) => map = children,
+                _ => {
+                    return Err(format!(
+                        "the root tree has {path}, but no directory above it"
+                    ));
+                }
+            }
+        }
+        if name.is_empty() || map.insert(name.to_owned(), entry).is_some() {
+            return Err(format!(
+                "the root tree has a bad or repeated entry {path:?}"
+            ));
         }
         Ok(())
     }
@@ -138,26 +244,17 @@ enum Slot {
     Directory(BTreeMap<String, Slot>),
 }
 
-/// How deep the root tree links into the content paths.
-#[derive(Clone, Copy, Debug)]
-pub enum Linking<'a> {
-    /// Top-level entries are links where only one content path has them
-    /// (`/bin -> …/bin`), as `buildEnv` does.
-    TopLevel,
-    /// Every directory is made and only files and symlinks are links, so
-    /// the tree merges with a base image's directories. Where the base has
-    /// a symlink to a directory (`/bin -> usr/bin`, or into the store as a
-    /// strata image has), the entries go where it points: into the
-    /// directory it names, or beside the store directory's entries.
-    Files {
-        /// The base image's symlinks outside the store: path (no leading
-        /// `/`) to target.
-        base_symlinks: &'a BTreeMap<String, String>,
-    },
-}
-
 /// Merges the content paths, in order, into one root tree.
-pub fn merge_contents(contents: &[StorePath], linking: Linking) -> Result<RootTree> {
+///
+/// `base_symlinks` are the base image's symlinks outside the store (path
+/// without its leading `/`, to target): where the base has a symlink to a
+/// directory (`/bin -> usr/bin`, or into the store as a strata image has),
+/// the entries go where it points, into the directory it names or beside
+/// the store directory's entries.
+pub fn merge_contents(
+    contents: &[StorePath],
+    base_symlinks: &BTreeMap<String, String>,
+) -> Result<RootTree> {
     let mut root: BTreeMap<String, Slot> = BTreeMap::new();
     for content in contents {
         let meta = fs::metadata(content.as_path())
@@ -169,12 +266,9 @@ pub fn merge_contents(contents: &[StorePath], linking: Linking) -> Result<RootTr
         }
         add_children(&mut root, content.as_path(), content, "")?;
     }
-    let store_dir = contents.first().map(|c| c.store_dir().to_owned());
-    if let Some(store_dir) = &store_dir {
+    if let Some(store_dir) = contents.first().map(StorePath::store_dir) {
         check_store_dir_untouched(&root, store_dir)?;
-    }
-    if let (Linking::Files { base_symlinks }, Some(store_dir)) = (linking, &store_dir) {
-        expand_directories(&mut root)?;
+        expand_directories(&mut root, store_dir, &mut Vec::new())?;
         follow_base_symlinks(&mut root, base_symlinks, store_dir)?;
     }
     Ok(RootTree {
@@ -185,25 +279,79 @@ pub fn merge_contents(contents: &[StorePath], linking: Linking) -> Result<RootTr
     })
 }
 
-/// Replaces every link to a directory by a directory of links.
-fn expand_directories(map: &mut BTreeMap<String, Slot>) -> Result<()> {
+/// Most symlinks followed from one entry to the directory it leads to.
+const MAX_LINK_HOPS: usize = 40;
+
+/// Replaces every link to a directory, or to a symlink into the store that
+/// leads to one, by a directory of links. `expanding` holds the
+/// directories being expanded above, so that a link back to one of them
+/// stays a link.
+fn expand_directories(
+    map: &mut BTreeMap<String, Slot>,
+    store_dir: &str,
+    expanding: &mut Vec<PathBuf>,
+) -> Result<()> {
     for slot in map.values_mut() {
         if let Slot::Link { source, origin } = slot
-            && fs::symlink_metadata(&*source).is_ok_and(|m| m.is_dir())
+            && let Some((directory, owner)) = directory_behind(source, origin, store_dir)?
+            && !expanding.contains(&directory)
         {
             let mut children = BTreeMap::new();
-            add_children(&mut children, source, origin, "/")?;
+            add_children(&mut children, &directory, &owner, "/")?;
+            expanding.push(directory);
+            expand_directories(&mut children, store_dir, expanding)?;
+            expanding.pop();
             *slot = Slot::Directory(children);
-        }
-        if let Slot::Directory(children) = slot {
-            expand_directories(children)?;
+        } else if let Slot::Directory(children) = slot {
+            expand_directories(children, store_dir, expanding)?;
         }
     }
     Ok(())
 }
 
+/// The directory that `source` (in content path `origin`) is, or that it
+/// leads to through symlinks into the store, with the store path holding
+/// it; `None` for a file, or a symlink elsewhere.
+fn directory_behind(
+    source: &Path,
+    origin: &StorePath,
+    store_dir: &str,
+) -> Result<Option<(PathBuf, StorePath)>> {
+    let mut path = source.to_owned();
+    let mut owner = origin.clone();
+    for _ in 0..MAX_LINK_HOPS {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            return Ok(None);
+        };
+        if meta.is_dir() {
+            return Ok(Some((path, owner)));
+        }
+        if !meta.file_type().is_symlink() {
+            return Ok(None);
+        }
+        let target = fs::read_link(&path)
+            .with_context(|| format!("cannot read the symlink {}", path.display()))?;
+        match store_path_holding(&target, store_dir) {
+            Some(store_path) => {
+                owner = store_path;
+                path = target;
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// The store path that the absolute `path` is or is inside of.
+fn store_path_holding(path: &Path, store_dir: &str) -> Option<StorePath> {
+    let top = path
+        .ancestors()
+        .find(|a| a.parent() == Some(Path::new(store_dir)))?;
+    StorePath::parse(&top.to_string_lossy(), store_dir).ok()
+}
+
 /// Moves or completes the directories that the base image has as symlinks
-/// (see [`Linking::Files`]).
+/// (see [`merge_contents`]).
 fn follow_base_symlinks(
     root: &mut BTreeMap<String, Slot>,
     base_symlinks: &BTreeMap<String, String>,
@@ -228,15 +376,9 @@ fn follow_base_symlinks(
         if on_disk.starts_with(store_dir) {
             // Into a store path: a directory of links to what it holds, and
             // to this image's entries.
-            let origin = StorePath::parse(
-                &on_disk
-                    .ancestors()
-                    .find(|a| a.parent() == Some(Path::new(store_dir)))
-                    .unwrap_or(&on_disk)
-                    .to_string_lossy(),
-                store_dir,
-            )
-            .with_context(|| format!("the base image's /{path} points to {target}"))?;
+            let origin = store_path_holding(&on_disk, store_dir).with_context(|| {
+                format!("the base image's /{path} points to {target}, which is not a store path")
+            })?;
             let mut merged = BTreeMap::new();
             if on_disk.is_dir() {
                 add_children(&mut merged, &on_disk, &origin, &format!("/{path}"))?;
@@ -505,46 +647,95 @@ mod tests {
         RootEntry::Symlink(format!("{target}/{rest}"))
     }
 
+    /// No base image: no base symlinks to follow.
+    const NO_BASE: BTreeMap<String, String> = BTreeMap::new();
+
+    fn dir<const N: usize>(entries: [(&str, RootEntry); N]) -> RootEntry {
+        RootEntry::Directory(entries.map(|(n, e)| (n.to_owned(), e)).into())
+    }
+
     #[test]
-    fn single_contents_link_their_top_level_entries() {
+    fn directories_are_made_and_files_linked_even_for_one_content_path() {
         let store = Store::new();
         let a = store.path(
             "a",
             &[
                 ("bin/x", "x"),
                 ("etc/conf", "c"),
+                ("etc/ssl/certs/bundle", "b"),
                 ("nix-support/setup", "s"),
             ],
         );
-        let tree = merge_contents(std::slice::from_ref(&a), Linking::TopLevel).unwrap();
+        let tree = merge_contents(std::slice::from_ref(&a), &NO_BASE).unwrap();
         let expected = BTreeMap::from([
-            ("bin".to_owned(), link(&a, "bin")),
-            ("etc".to_owned(), link(&a, "etc")),
+            ("bin".to_owned(), dir([("x", link(&a, "bin/x"))])),
+            (
+                "etc".to_owned(),
+                dir([
+                    ("conf", link(&a, "etc/conf")),
+                    (
+                        "ssl",
+                        dir([("certs", dir([("bundle", link(&a, "etc/ssl/certs/bundle"))]))]),
+                    ),
+                ]),
+            ),
         ]);
         assert_eq!(tree.entries, expected);
     }
 
     #[test]
-    fn shared_directories_are_merged_one_level_at_a_time() {
+    fn shared_directories_are_merged() {
         let store = Store::new();
         let a = store.path("a", &[("bin/x", "x"), ("share/a/1", "1")]);
         let bb = store.path("bb", &[("bin/y", "y"), ("share/b/2", "2"), ("lib/l", "l")]);
-        let tree = merge_contents(&[a.clone(), bb.clone()], Linking::TopLevel).unwrap();
+        let tree = merge_contents(&[a.clone(), bb.clone()], &NO_BASE).unwrap();
         let expected = BTreeMap::from([
             (
                 "bin".to_owned(),
-                RootEntry::Directory(BTreeMap::from([
-                    ("x".to_owned(), link(&a, "bin/x")),
-                    ("y".to_owned(), link(&bb, "bin/y")),
-                ])),
+                dir([("x", link(&a, "bin/x")), ("y", link(&bb, "bin/y"))]),
             ),
-            ("lib".to_owned(), link(&bb, "lib")),
+            ("lib".to_owned(), dir([("l", link(&bb, "lib/l"))])),
             (
                 "share".to_owned(),
-                RootEntry::Directory(BTreeMap::from([
-                    ("a".to_owned(), link(&a, "share/a")),
-                    ("b".to_owned(), link(&bb, "share/b")),
-                ])),
+                dir([
+                    ("a", dir([("1", link(&a, "share/a/1"))])),
+                    ("b", dir([("2", link(&bb, "share/b/2"))])),
+                ]),
+            ),
+        ]);
+        assert_eq!(tree.entries, expected);
+    }
+
+    #[test]
+    fn store_symlinks_to_directories_are_merged_as_those_directories() {
+        let store = Store::new();
+        let nss = store.path("nss", &[("etc/passwd", "root")]);
+        let lib = store.path("lib", &[("lib/libc.so", "c")]);
+        // What buildEnv makes of a directory one package has, a link back
+        // to a directory being merged, and links that stay links: relative
+        // ones, and ones out of the store.
+        let env = store.path("env", &[]);
+        let env_dir = env.as_path();
+        fs::create_dir_all(env_dir.join("usr")).unwrap();
+        std::os::unix::fs::symlink(nss.as_path().join("etc"), env_dir.join("etc")).unwrap();
+        std::os::unix::fs::symlink(lib.as_path().join("lib"), env_dir.join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("lib", env_dir.join("usr/lib64")).unwrap();
+        std::os::unix::fs::symlink(env_dir.join("usr"), env_dir.join("usr/usr")).unwrap();
+        std::os::unix::fs::symlink("/etc", env_dir.join("host-etc")).unwrap();
+        let tree = merge_contents(std::slice::from_ref(&env), &NO_BASE).unwrap();
+        let expected = BTreeMap::from([
+            (
+                "etc".to_owned(),
+                dir([("passwd", link(&nss, "etc/passwd"))]),
+            ),
+            ("host-etc".to_owned(), link(&env, "host-etc")),
+            (
+                "usr".to_owned(),
+                dir([
+                    ("lib", dir([("libc.so", link(&lib, "lib/libc.so"))])),
+                    ("lib64", link(&env, "usr/lib64")),
+                    ("usr", link(&env, "usr/usr")),
+                ]),
             ),
         ]);
         assert_eq!(tree.entries, expected);
@@ -555,11 +746,11 @@ mod tests {
         let store = Store::new();
         let a = store.path("a", &[("etc/same", "same"), ("etc/one", "1")]);
         let bb = store.path("bb", &[("etc/same", "same"), ("etc/two", "2")]);
-        assert!(merge_contents(&[a.clone(), bb], Linking::TopLevel).is_ok());
+        assert!(merge_contents(&[a.clone(), bb], &NO_BASE).is_ok());
         let ccc = store.path("ccc", &[("etc/one", "different")]);
         let err = format!(
             "{:#}",
-            merge_contents(&[a.clone(), ccc.clone()], Linking::TopLevel).unwrap_err()
+            merge_contents(&[a.clone(), ccc.clone()], &NO_BASE).unwrap_err()
         );
         assert!(err.contains("collide at /etc/one"), "{err}");
         assert!(
@@ -573,10 +764,7 @@ mod tests {
         let store = Store::new();
         let a = store.path("a", &[("bin/x", "x")]);
         let bb = store.path("bb", &[("bin", "a file")]);
-        let err = format!(
-            "{:#}",
-            merge_contents(&[a, bb], Linking::TopLevel).unwrap_err()
-        );
+        let err = format!("{:#}", merge_contents(&[a, bb], &NO_BASE).unwrap_err());
         assert!(err.contains("collide at /bin"), "{err}");
     }
 
@@ -586,7 +774,7 @@ mod tests {
         // The first component of the store directory (`nix` in /nix/store).
         let first = store.store_dir.split('/').nth(1).unwrap().to_owned();
         let a = store.path("a", &[(&format!("{first}/x"), "x")]);
-        let err = format!("{:#}", merge_contents(&[a], Linking::TopLevel).unwrap_err());
+        let err = format!("{:#}", merge_contents(&[a], &NO_BASE).unwrap_err());
         assert!(err.contains("would hide the store directory"), "{err}");
     }
 
@@ -599,13 +787,7 @@ mod tests {
             ("bin".to_owned(), format!("{base_bin}/bin")),
             ("lib".to_owned(), "usr/lib64".to_owned()),
         ]);
-        let tree = merge_contents(
-            std::slice::from_ref(&app),
-            Linking::Files {
-                base_symlinks: &base_symlinks,
-            },
-        )
-        .unwrap();
+        let tree = merge_contents(std::slice::from_ref(&app), &base_symlinks).unwrap();
         let expected = BTreeMap::from([
             (
                 "bin".to_owned(),
@@ -628,15 +810,70 @@ mod tests {
     }
 
     #[test]
+    fn trees_are_written_flat_and_read_flat_or_nested() {
+        let mut deep = RootEntry::File("bottom".to_owned());
+        for level in (0..300).rev() {
+            deep = dir([(&format!("d{level}"), deep)]);
+        }
+        let tree = RootTree {
+            entries: BTreeMap::from([
+                ("deep".to_owned(), deep),
+                (
+                    "etc".to_owned(),
+                    dir([
+                        ("empty", dir([])),
+                        (
+                            "passwd",
+                            RootEntry::File("root:x:0:0::/:/bin/sh\n".to_owned()),
+                        ),
+                    ]),
+                ),
+                (
+                    "bin".to_owned(),
+                    RootEntry::Symlink("/nix/store/x-y/bin".to_owned()),
+                ),
+            ]),
+        };
+        let json = serde_json::to_string(&tree).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"bin":{"symlink":"/nix/store/x-y/bin"},"deep":"directory","deep/d0":"directory","#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.ends_with(r#""etc":"directory","etc/empty":"directory","etc/passwd":{"file":"root:x:0:0::/:/bin/sh\n"}}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<RootTree>(&json).unwrap(), tree);
+
+        let nested = r#"{"bin":{"symlink":"/s"},"etc":{"directory":{"a":{"file":"x"},"e":{"directory":{}}}}}"#;
+        let expected = RootTree {
+            entries: BTreeMap::from([
+                ("bin".to_owned(), RootEntry::Symlink("/s".to_owned())),
+                (
+                    "etc".to_owned(),
+                    dir([("a", RootEntry::File("x".to_owned())), ("e", dir([]))]),
+                ),
+            ]),
+        };
+        assert_eq!(serde_json::from_str::<RootTree>(nested).unwrap(), expected);
+        let orphan = serde_json::from_str::<RootTree>(r#"{"etc/passwd":{"file":"x"}}"#);
+        assert!(
+            orphan
+                .unwrap_err()
+                .to_string()
+                .contains("no directory above it"),
+        );
+    }
+
+    #[test]
     fn a_file_is_not_a_valid_contents_path() {
         let store = Store::new();
         let path = format!("{}/{:0>32}-file", store.store_dir, 0);
         fs::write(&path, "x").unwrap();
         let file = StorePath::parse(&path, &store.store_dir).unwrap();
-        let err = format!(
-            "{:#}",
-            merge_contents(&[file], Linking::TopLevel).unwrap_err()
-        );
+        let err = format!("{:#}", merge_contents(&[file], &NO_BASE).unwrap_err());
         assert!(err.contains("is a file"), "{err}");
     }
 }

@@ -137,7 +137,13 @@ fn plan_prints_the_layers_without_writing_them() {
     assert_eq!(layers[0]["paths"], serde_json::json!([busybox]));
     assert!(layers[0]["reason"].as_str().unwrap().contains("busybox"));
     assert_eq!(layers[1]["paths"], serde_json::json!([]));
-    assert!(layers[1]["root"]["bin"].is_object(), "{}", layers[1]);
+    let root = &layers[1]["root"];
+    assert_eq!(root["bin"], "directory", "{root}");
+    assert_eq!(
+        root["bin/sh"]["symlink"],
+        format!("{busybox}/bin/sh"),
+        "{root}"
+    );
 }
 
 #[test]
