@@ -1,7 +1,8 @@
-//! Images on base images (`fromImage`): a base made by podman from a plain
-//! root file system, saved in each format podman writes (and compressed
-//! whole), and an image strata built. The merged config is read back with
-//! skopeo, and the images run in podman.
+//! Images on base images (`fromImage`): a base made from a plain root file
+//! system by podman, saved in each format podman writes (and compressed
+//! whole), and by dockerd, saved by `docker save`; and an image strata
+//! built. The merged config is read back with skopeo, and the images run in
+//! podman and in dockerd.
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::engines::*;
 use common::*;
 
 /// The base in each form, made once per test process.
@@ -23,49 +25,61 @@ struct Bases {
     docker_archive_zst: PathBuf,
 }
 
-/// A busybox root with a directory of its own, imported into podman with a
-/// config, and saved.
+/// The base's config, as `--change` instructions for `podman import` and
+/// `docker import`.
+const BASE_CONFIG: [&str; 7] = [
+    "ENV PATH=/bin",
+    "ENV BASE_ONLY=yes",
+    "ENV SHARED=base",
+    "WORKDIR /data",
+    r#"CMD ["sh", "-c", "echo base command"]"#,
+    "LABEL base.label=1",
+    "EXPOSE 8080",
+];
+
+/// A busybox root with a directory of its own, as a tar in `dir`.
+fn base_rootfs(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    for sub in ["bin", "etc", "data"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+    for applet in ["sh", "cat", "ls", "stat", "id", "touch"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    fs::write(root.join("etc/base-release"), "from the base\n").unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n",
+    )
+    .unwrap();
+    fs::write(root.join("etc/group"), "root:x:0:\nwww:x:33:\n").unwrap();
+    fs::create_dir(root.join("tmp")).unwrap();
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    let rootfs = dir.join("rootfs.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&rootfs)
+        .arg("."));
+    rootfs
+}
+
+/// The base root imported into podman with its config, and saved.
 fn bases() -> &'static Bases {
     static BASES: OnceLock<Bases> = OnceLock::new();
     BASES.get_or_init(|| {
         require("podman");
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        for sub in ["bin", "etc", "data"] {
-            fs::create_dir_all(root.join(sub)).unwrap();
-        }
-        fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
-        for applet in ["sh", "cat", "ls", "stat", "id", "touch"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-        }
-        fs::write(root.join("etc/base-release"), "from the base\n").unwrap();
-        fs::write(
-            root.join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n",
-        )
-        .unwrap();
-        fs::write(root.join("etc/group"), "root:x:0:\nwww:x:33:\n").unwrap();
-        fs::create_dir(root.join("tmp")).unwrap();
-        fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
-        let rootfs = dir.path().join("rootfs.tar");
-        run(Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&rootfs)
-            .arg("."));
+        let rootfs = base_rootfs(dir.path());
         let name = "localhost/strata-test-base:1";
-        run(Command::new("podman")
-            .arg("import")
-            .args(["--change", "ENV=PATH=/bin"])
-            .args(["--change", "ENV=BASE_ONLY=yes"])
-            .args(["--change", "ENV=SHARED=base"])
-            .args(["--change", "WORKDIR=/data"])
-            .args(["--change", r#"CMD ["sh", "-c", "echo base command"]"#])
-            .args(["--change", "LABEL base.label=1"])
-            .args(["--change", "EXPOSE 8080"])
-            .arg(&rootfs)
-            .arg(name));
+        let mut import = Command::new("podman");
+        import.arg("import");
+        for change in BASE_CONFIG {
+            import.args(["--change", change]);
+        }
+        run(import.arg(&rootfs).arg(name));
         let save = |format: &str, file: &str| {
             let path = dir.path().join(file);
             run(Command::new("podman")
@@ -132,6 +146,81 @@ fn layer_digests(transport: &str) -> Vec<String> {
         .collect()
 }
 
+/// Builds `on-base` on `base` (read by skopeo as `transport`) and checks
+/// its layers, its merged config and what it runs in each of `engines`.
+fn check_on_base(base: &Path, transport: &str, engines: &[Engine]) {
+    let expected = layer_digests(transport);
+    let image = built_on(base, "on-base");
+    let layers = layer_digests(&format!("oci-archive:{image}"));
+    assert_eq!(
+        &layers[..expected.len()],
+        &expected[..],
+        "the base's layers come first, byte for byte ({})",
+        base.display()
+    );
+    assert_eq!(
+        layers.len(),
+        expected.len() + 2,
+        "greeter and customisation"
+    );
+
+    let config = skopeo_config(Path::new(&image));
+    let runtime = &config["config"];
+    assert_eq!(
+        runtime["Env"],
+        serde_json::json!(["PATH=/bin", "BASE_ONLY=yes", "SHARED=image", "OWN=1"]),
+        "Env merged by name, the image's value winning"
+    );
+    assert_eq!(runtime["WorkingDir"], "/data");
+    assert_eq!(
+        runtime["Cmd"],
+        serde_json::json!(["sh", "-c", "echo base command"])
+    );
+    assert_eq!(runtime["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(
+        runtime["Labels"],
+        serde_json::json!({"base.label": "1", "image.label": "2"})
+    );
+    let base_config: serde_json::Value = serde_json::from_str(&run(Command::new("skopeo")
+        .args(["inspect", "--config"])
+        .arg(transport)))
+    .unwrap();
+    let base_history = base_config["history"].as_array().unwrap();
+    let history = config["history"].as_array().unwrap();
+    assert_eq!(
+        &history[..base_history.len()],
+        &base_history[..],
+        "the base's history comes first"
+    );
+    assert_eq!(history.len(), layers.len());
+
+    for engine in engines {
+        engine.load(Path::new(&image));
+        assert_eq!(
+            engine.run("on-base:test", &[], &[]).trim(),
+            "base command",
+            "the base's Cmd runs in {engine}"
+        );
+        let out = engine.run(
+            "on-base:test",
+            &[],
+            &[
+                "sh",
+                "-c",
+                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet; stat -c '%a %n' /bin /tmp; cat /etc/passwd; stat -c %U /tmp/greeter",
+            ],
+        );
+        assert_eq!(
+            out,
+            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n755 /bin\n1777 /tmp\n\
+             root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n\
+             alice:x:1000:1000::/home/alice:/bin/sh\nwww\n",
+            "on {}, in {engine}",
+            base.display()
+        );
+    }
+}
+
 #[test]
 fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
     let bases = bases();
@@ -146,83 +235,47 @@ fn images_on_every_form_of_a_foreign_base_inherit_its_layers_and_config() {
         ),
         (&bases.oci_dir, format!("oci:{}", bases.oci_dir.display())),
     ];
+    let engines = engines();
     for (base, transport) in cases {
-        let expected = layer_digests(&transport);
-        let image = built_on(base, "on-base");
-        let layers = layer_digests(&format!("oci-archive:{image}"));
-        assert_eq!(
-            &layers[..expected.len()],
-            &expected[..],
-            "the base's layers come first, byte for byte ({})",
-            base.display()
-        );
-        assert_eq!(
-            layers.len(),
-            expected.len() + 2,
-            "greeter and customisation"
-        );
-
-        let config = skopeo_config(Path::new(&image));
-        let runtime = &config["config"];
-        assert_eq!(
-            runtime["Env"],
-            serde_json::json!(["PATH=/bin", "BASE_ONLY=yes", "SHARED=image", "OWN=1"]),
-            "Env merged by name, the image's value winning"
-        );
-        assert_eq!(runtime["WorkingDir"], "/data");
-        assert_eq!(
-            runtime["Cmd"],
-            serde_json::json!(["sh", "-c", "echo base command"])
-        );
-        assert_eq!(runtime["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
-        assert_eq!(
-            runtime["Labels"],
-            serde_json::json!({"base.label": "1", "image.label": "2"})
-        );
-        let history = config["history"].as_array().unwrap();
-        assert!(
-            history[0]["created_by"]
-                .as_str()
-                .unwrap()
-                .contains("ADD file:"),
-            "the base's history comes first: {history:?}"
-        );
-        assert_eq!(history.len(), layers.len());
-
-        podman_load(Path::new(&image));
-        assert_eq!(
-            podman_run("on-base:test", &[], &[]).trim(),
-            "base command",
-            "the base's Cmd runs"
-        );
-        let out = podman_run(
-            "on-base:test",
-            &[],
-            &[
-                "sh",
-                "-c",
-                "pwd; echo $BASE_ONLY $SHARED $OWN; cat /etc/base-release; greet; stat -c '%a %n' /bin /tmp; cat /etc/passwd; stat -c %U /tmp/greeter",
-            ],
-        );
-        assert_eq!(
-            out,
-            "/data\nyes image 1\nfrom the base\ngreetings, SHARED=image\n755 /bin\n1777 /tmp\n\
-             root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:web:/var/www:/bin/false\n\
-             alice:x:1000:1000::/home/alice:/bin/sh\nwww\n",
-            "on {}",
-            base.display()
-        );
+        check_on_base(base, &transport, &engines);
     }
+}
+
+#[test]
+fn an_image_on_a_base_saved_by_docker_runs_in_every_engine() {
+    let docker = DockerEngine::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = base_rootfs(dir.path());
+    let mut import = docker.docker();
+    import.arg("import");
+    for change in BASE_CONFIG {
+        import.args(["--change", change]);
+    }
+    run(import.arg(&rootfs).arg("strata-test-base:docker"));
+    let saved = dir.path().join("docker-saved.tar");
+    run(docker
+        .docker()
+        .args(["save", "-o"])
+        .arg(&saved)
+        .arg("strata-test-base:docker"));
+    let transport = format!("docker-archive:{}", saved.display());
+    check_on_base(
+        &saved,
+        &transport,
+        &[Engine::Podman, Engine::Docker(docker)],
+    );
 }
 
 #[test]
 fn directories_commands_make_in_the_base_keep_its_modes() {
     let image = built_on(&bases().docker_archive, "commands-on-base");
-    podman_load(Path::new(&image));
-    assert_eq!(
-        podman_run("commands-on-base:test", &[], &[]),
-        "1777 /tmp\n755 /tmp/made\n755 /etc\n"
-    );
+    in_every_engine(&[Path::new(&image)], |engine| {
+        assert_eq!(
+            engine.run("commands-on-base:test", &[], &[]),
+            "1777 /tmp\n755 /tmp/made\n755 /etc\n",
+            "in {engine}"
+        );
+    });
 }
 
 #[test]
@@ -260,12 +313,13 @@ fn an_image_on_a_strata_image_keeps_its_store_paths_out_of_new_layers() {
         serde_json::Value::Null,
         "an Entrypoint of its own drops the base's Cmd"
     );
-    podman_load(Path::new(&image));
-    assert_eq!(
-        podman_run("on-strata-image:test", &[], &[]),
-        "greetings, SHARED=\n",
-        "/bin/greet beside the base's /bin/sh, which the base links into the store"
-    );
+    in_every_engine(&[Path::new(&image)], |engine| {
+        assert_eq!(
+            engine.run("on-strata-image:test", &[], &[]),
+            "greetings, SHARED=\n",
+            "/bin/greet beside the base's /bin/sh, in {engine}"
+        );
+    });
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Customisation without root: accounts, directories, owners and modes set
-//! in the tar, checked in podman with `id` and `stat`.
+//! in the tar, checked in podman and in dockerd with `id` and `stat`.
 
 mod common;
 
 use std::path::Path;
 
+use common::engines::*;
 use common::*;
 
 fn customisation_build(attribute: &str) -> std::process::Output {
@@ -24,13 +25,6 @@ fn built(attribute: &str) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-/// Builds an image of the fixtures and loads it into podman.
-fn built_and_loaded(attribute: &str) -> String {
-    let archive = built(attribute);
-    podman_load(Path::new(&archive));
-    archive
-}
-
 /// Builds `attribute` again and fails if the result differs.
 fn assert_rebuilds_identically(attribute: &str) {
     let mut check = nix_command("nix-build", "tests/nix/customisation.nix", attribute);
@@ -40,9 +34,8 @@ fn assert_rebuilds_identically(attribute: &str) {
 
 #[test]
 fn accounts_directories_and_perms_reach_the_container() {
-    built_and_loaded("accounts");
+    let archive = built("accounts");
     let app = built("app");
-    let out = podman_run("accounts:test", &[], &[]);
     let expected = format!(
         "uid=1000(alice) gid=1000(alice) groups=50(staff),1000(alice)\n\
          note\n\
@@ -55,23 +48,33 @@ fn accounts_directories_and_perms_reach_the_container() {
          tmp is writable\n",
         app.trim()
     );
-    assert_eq!(out, expected);
-    let passwd = podman_run("accounts:test", &[], &["cat", "/etc/passwd", "/etc/group"]);
-    assert_eq!(
-        passwd,
-        "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\
-         root:x:0:\nstaff:x:50:alice\nalice:x:1000:\n"
-    );
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(
+            engine.run("accounts:test", &[], &[]),
+            expected,
+            "in {engine}"
+        );
+        let passwd = engine.run("accounts:test", &[], &["cat", "/etc/passwd", "/etc/group"]);
+        assert_eq!(
+            passwd,
+            "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\
+             root:x:0:\nstaff:x:50:alice\nalice:x:1000:\n",
+            "in {engine}"
+        );
+    });
 }
 
 #[test]
 fn one_owner_for_the_whole_image() {
-    built_and_loaded("owned-store");
+    let archive = built("owned-store");
     let app = built("app");
-    assert_eq!(
-        podman_run("owned-store:test", &[], &[]),
-        format!("1000 50 {app}\n1000 50 {app}/share/secret\n1000 50 /bin\n")
-    );
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(
+            engine.run("owned-store:test", &[], &[]),
+            format!("1000 50 {app}\n1000 50 {app}/share/secret\n1000 50 /bin\n"),
+            "in {engine}"
+        );
+    });
 }
 
 #[test]
@@ -93,19 +96,21 @@ fn bad_customisations_are_clear_errors() {
 
 #[test]
 fn extra_and_fake_root_commands_reach_the_tar() {
-    built_and_loaded("commands");
-    assert_eq!(
-        podman_run("commands:test", &[], &[]),
-        "755 1000 50 /srv\n\
-         4755 1000 50 /srv/index.html\n\
-         600 1000 50 /srv/private\n\
-         755 1000 0 /opt\n\
-         700 0 0 /var/log\n\
-         755 1000 1000 /home/alice\n\
-         made by extraCommands\n\
-         opt is writable\n",
-        "chown under fakeroot, chmod in either, perms over both, and the accounts' home"
-    );
+    let archive = built("commands");
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(
+            engine.run("commands:test", &[], &[]),
+            "755 1000 50 /srv\n\
+             4755 1000 50 /srv/index.html\n\
+             600 1000 50 /srv/private\n\
+             755 1000 0 /opt\n\
+             700 0 0 /var/log\n\
+             755 1000 1000 /home/alice\n\
+             made by extraCommands\n\
+             opt is writable\n",
+            "chown under fakeroot, chmod in either, perms over both, and the accounts' home, in {engine}"
+        );
+    });
     // Built again, the tree and the recorded owners are the same.
     assert_rebuilds_identically("commands.customisation");
 
@@ -117,8 +122,8 @@ fn extra_and_fake_root_commands_reach_the_tar() {
 
 /// `nix-store` of the host, run inside the container on the image's store
 /// and database: the host's /usr and libraries are mounted read-only.
-fn nix_store_in_container(args: &str) -> String {
-    podman_run(
+fn nix_store_in_container(engine: &Engine, args: &str) -> String {
+    engine.run(
         "nix-db:test",
         &[
             "-v",
@@ -136,7 +141,7 @@ fn nix_store_in_container(args: &str) -> String {
 
 #[test]
 fn include_nix_db_registers_the_closure() {
-    let archive = built_and_loaded("nix-db");
+    let archive = built("nix-db");
     let busybox = nix_build("busybox");
     let user = built("busybox-user");
 
@@ -162,13 +167,17 @@ fn include_nix_db_registers_the_closure() {
     );
 
     // In the container.
-    let verified = nix_store_in_container("--verify --check-contents 2>&1 && echo verified");
-    assert!(verified.ends_with("verified\n"), "{verified}");
-    assert!(!verified.contains("error"), "{verified}");
-    assert_eq!(
-        nix_store_in_container(&format!("-q --references {user} 2>/dev/null")),
-        format!("{busybox}\n")
-    );
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        let verified =
+            nix_store_in_container(engine, "--verify --check-contents 2>&1 && echo verified");
+        assert!(verified.ends_with("verified\n"), "in {engine}: {verified}");
+        assert!(!verified.contains("error"), "in {engine}: {verified}");
+        assert_eq!(
+            nix_store_in_container(engine, &format!("-q --references {user} 2>/dev/null")),
+            format!("{busybox}\n"),
+            "in {engine}"
+        );
+    });
 
     // Built again, the database is the same byte for byte.
     assert_rebuilds_identically("nix-db.customisation");
@@ -176,13 +185,46 @@ fn include_nix_db_registers_the_closure() {
 
 #[test]
 fn helpers_give_a_shell_env_certificates_and_accounts() {
-    built_and_loaded("helpers");
-    assert_eq!(
-        podman_run("helpers:test", &[], &[]),
-        "hello\n\
-         a bundle of certificates\n\
-         a bundle of certificates\n\
-         uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n\
-         /var/empty\n"
-    );
+    let archive = built("helpers");
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(
+            engine.run("helpers:test", &[], &[]),
+            "hello\n\
+             a bundle of certificates\n\
+             a bundle of certificates\n\
+             uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n\
+             /var/empty\n",
+            "in {engine}"
+        );
+    });
+}
+
+#[test]
+fn etc_from_a_single_package_is_seen_in_every_engine() {
+    // Docker makes /etc/hosts and friends in a layer of its own, which
+    // hides an /etc that is a symlink into the store.
+    let cases = [
+        ("note", "etc-note:test", "a note in /etc\n"),
+        (
+            "fake-nss",
+            "etc-fake-nss:test",
+            "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\n",
+        ),
+        (
+            "certificates",
+            "etc-certificates:test",
+            "a bundle of certificates\n",
+        ),
+        ("env", "etc-env:test", "a bundle of certificates\n"),
+    ];
+    let archives: Vec<String> = cases
+        .iter()
+        .map(|(attribute, ..)| built(&format!("etc-alone.{attribute}")))
+        .collect();
+    let archives: Vec<&Path> = archives.iter().map(Path::new).collect();
+    in_every_engine(&archives, |engine| {
+        for (_, image, expected) in cases {
+            assert_eq!(engine.run(image, &[], &[]), expected, "{image} in {engine}");
+        }
+    });
 }

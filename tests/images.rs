@@ -10,11 +10,12 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use common::engines::*;
 use common::*;
 
 /// Builds image `name` of the fixtures and checks it with skopeo and umoci.
 /// `contents` are the fixture attributes linked into its root. Returns the
-/// archive, loaded into podman.
+/// archive.
 fn check_image(name: &str, contents: &[&str]) -> String {
     let archive = nix_build(&format!("images.{name}"));
     // skopeo reads the archive both as a Docker archive and as an OCI archive.
@@ -26,7 +27,6 @@ fn check_image(name: &str, contents: &[&str]) -> String {
         ],
         contents,
     );
-    podman_load(Path::new(&archive));
     archive
 }
 
@@ -60,26 +60,31 @@ fn podman_load_named(source: &str) -> String {
 
 #[test]
 fn busybox_example_runs_a_shell() {
-    check_image("busybox", &["busybox"]);
-    let out = podman_run(
-        "busybox:latest",
-        &[],
-        &["sh", "-c", "echo shell works; ls /bin/sh"],
-    );
-    assert_eq!(out, "shell works\n/bin/sh\n");
+    let archive = check_image("busybox", &["busybox"]);
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        let out = engine.run(
+            "busybox:latest",
+            &[],
+            &["sh", "-c", "echo shell works; ls /bin/sh"],
+        );
+        assert_eq!(out, "shell works\n/bin/sh\n", "in {engine}");
+    });
 }
 
 #[test]
 fn script_example_runs_its_entrypoint() {
     let archive = check_image("script", &[]);
-    assert_eq!(
-        podman_run("greet:latest", &[], &[]),
-        "hello from strata, nix\n"
-    );
-    assert_eq!(
-        podman_run("greet:latest", &[], &["podman"]),
-        "hello from strata, podman\n"
-    );
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(
+            engine.run("greet:latest", &[], &[]),
+            "hello from strata, nix\n",
+            "in {engine}"
+        );
+        assert_eq!(
+            engine.run("greet:latest", &[], &[&engine.to_string()]),
+            format!("hello from strata, {engine}\n")
+        );
+    });
     let config = skopeo_config(Path::new(&archive));
     assert_eq!(
         config["config"]["Labels"]["org.opencontainers.image.description"],
@@ -106,8 +111,10 @@ fn web_example_serves_its_page() {
         "{} & sleep 1; wget -qO- http://127.0.0.1:8080/",
         cmd.join(" ")
     );
-    let page = podman_run("web:latest", &[], &["/bin/sh", "-c", &script]);
-    assert_eq!(page, "<h1>served by a strata image</h1>\n");
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        let page = engine.run("web:latest", &[], &["/bin/sh", "-c", &script]);
+        assert_eq!(page, "<h1>served by a strata image</h1>\n", "in {engine}");
+    });
 }
 
 #[test]
@@ -124,8 +131,10 @@ fn many_paths_example_keeps_to_its_layer_budget() {
         layers <= 40,
         "maxLayers = 40, but the image has {layers} layers"
     );
-    let out = podman_run("many-paths:latest", &[], &[]);
-    assert_eq!(out, format!("{paths}\n119\n"));
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        let out = engine.run("many-paths:latest", &[], &[]);
+        assert_eq!(out, format!("{paths}\n119\n"), "in {engine}");
+    });
 }
 
 #[test]
@@ -133,22 +142,24 @@ fn tree_fixture_keeps_every_awkward_entry() {
     // Long, deep and non-ASCII names, every kind of symlink, an empty
     // directory, a 110 MiB sparse file and hard links, compared entry by
     // entry by check_image.
-    check_image("tree", &["busybox", "tree"]);
-    assert_eq!(podman_run("tree:test", &[], &[]), "tree says hi\n");
+    let archive = check_image("tree", &["busybox", "tree"]);
     let tree = nix_build("tree");
-    let out = podman_run(
-        "tree:test",
-        &[],
-        &[
-            "/bin/sh",
-            "-c",
-            &format!("cat {tree}/share/linked-b {tree}/share/relative-link"),
-        ],
-    );
-    assert_eq!(
-        out,
-        "one file, two names\n#!/bin/sh\necho \"tree says hi\"\n"
-    );
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(engine.run("tree:test", &[], &[]), "tree says hi\n");
+        let out = engine.run(
+            "tree:test",
+            &[],
+            &[
+                "/bin/sh",
+                "-c",
+                &format!("cat {tree}/share/linked-b {tree}/share/relative-link"),
+            ],
+        );
+        assert_eq!(
+            out, "one file, two names\n#!/bin/sh\necho \"tree says hi\"\n",
+            "in {engine}"
+        );
+    });
 }
 
 #[test]
@@ -156,7 +167,9 @@ fn build_image_makes_one_store_layer_and_a_root_layer() {
     let archive = check_image("single", &["busybox"]);
     let layers = layer_count(Path::new(&archive));
     assert_eq!(layers, 2);
-    assert_eq!(podman_run("single:test", &[], &[]), "single layer\n");
+    in_every_engine(&[Path::new(&archive)], |engine| {
+        assert_eq!(engine.run("single:test", &[], &[]), "single layer\n");
+    });
 }
 
 #[test]
@@ -217,11 +230,14 @@ fn images_share_an_explicit_layer_byte_for_byte() {
         "the base layer, then the customisation layer"
     );
     assert_eq!(b_layers.len(), 3, "base, the stacked layer, customisation");
-    assert_eq!(podman_run("shared-a:test", &[], &[]), "image a\n");
-    assert_eq!(
-        podman_run("shared-b:test", &[], &[]),
-        "hello from /etc\ntree says hi\n"
-    );
+    in_every_engine(&[Path::new(&a), Path::new(&b)], |engine| {
+        assert_eq!(engine.run("shared-a:test", &[], &[]), "image a\n");
+        assert_eq!(
+            engine.run("shared-b:test", &[], &[]),
+            "hello from /etc\ntree says hi\n",
+            "in {engine}"
+        );
+    });
 }
 
 #[test]
@@ -278,13 +294,31 @@ fn layers_are_compressed_as_asked() {
         layer_media_types(&zstd),
         BTreeSet::from(["application/vnd.oci.image.layer.v1.tar+zstd".to_owned()])
     );
-    assert_eq!(podman_run("zstd:test", &[], &[]), "tree says hi\n");
     let plain = check_image("plain", &["busybox"]);
     assert_eq!(
         layer_media_types(&plain),
         BTreeSet::from(["application/vnd.oci.image.layer.v1.tar".to_owned()])
     );
-    assert_eq!(podman_run("plain:test", &[], &[]), "uncompressed\n");
+    for engine in engines() {
+        engine.load(Path::new(&plain));
+        assert_eq!(engine.run("plain:test", &[], &[]), "uncompressed\n");
+        match &engine {
+            // Docker reads zstd layers from version 23 on, as README says.
+            Engine::Docker(docker) if docker.major_version() < 23 => {
+                let load = output_of(docker.docker().arg("load").arg("-i").arg(&zstd));
+                let stderr = String::from_utf8_lossy(&load.stderr);
+                assert!(
+                    !load.status.success() && stderr.contains("invalid tar header"),
+                    "docker {} loaded a zstd image: {stderr}",
+                    docker.major_version()
+                );
+            }
+            _ => {
+                engine.load(Path::new(&zstd));
+                assert_eq!(engine.run("zstd:test", &[], &[]), "tree says hi\n");
+            }
+        }
+    }
     // The 110 MiB sparse file of the tree compresses to almost nothing.
     let size = |archive: &str| fs::metadata(archive).unwrap().len();
     assert!(size(&zstd) < 20 << 20, "{} bytes", size(&zstd));
@@ -502,10 +536,12 @@ fn a_new_version_keeps_the_layers_of_the_previous_plan() {
     );
     let rootfs = umoci_unpack(&work.path().join("oci"), "v2", &work.path().join("bundle"));
     assert_store_paths_match(&rootfs, &expected);
-    podman_load(Path::new(&v2));
-    assert_eq!(podman_run("versioned:v2", &[], &[]), "greeter 2\n");
-    assert_eq!(
-        podman_run("versioned:v2", &[], &["/bin/tool"]),
-        "words from the tool's library\n"
-    );
+    in_every_engine(&[Path::new(&v2)], |engine| {
+        assert_eq!(engine.run("versioned:v2", &[], &[]), "greeter 2\n");
+        assert_eq!(
+            engine.run("versioned:v2", &[], &["/bin/tool"]),
+            "words from the tool's library\n",
+            "in {engine}"
+        );
+    });
 }

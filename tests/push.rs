@@ -1,5 +1,5 @@
 //! Pushing to a real registry (Debian's docker-registry on loopback), and
-//! loading through podman's Docker-compatible API socket.
+//! loading into dockerd and podman through their API sockets.
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::engines::*;
 use common::*;
 
 /// A docker-registry serving on a free loopback port, stopped on drop.
@@ -280,9 +281,20 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
     assert_succeeded(&again, &["0 blobs uploaded"]);
     assert_eq!(registry.blob_uploads(), 8);
 
+    // A registry on loopback is plain HTTP to dockerd too.
+    let docker = DockerEngine::start();
     for (reference, expected) in [(&v1, "app v1"), (&v2, "app v2")] {
         run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", reference]));
         assert_eq!(podman_run(reference, &[], &[]).trim(), expected);
+        run(docker.docker().args(["pull", "-q", reference]));
+    }
+    let docker = Engine::Docker(docker);
+    for (reference, expected) in [(&v1, "app v1"), (&v2, "app v2")] {
+        assert_eq!(
+            docker.run(reference, &[], &[]).trim(),
+            expected,
+            "in dockerd"
+        );
     }
 }
 
@@ -625,7 +637,7 @@ fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
 }
 
 #[test]
-fn copy_to_docker_daemon_and_copy_to_podman_load_through_the_api_socket() {
+fn copy_to_docker_daemon_and_copy_to_podman_load_into_dockerd_and_podman() {
     let service = PodmanService::start();
     let host = format!("unix://{}", service.socket.display());
     // Whether these were loaded before does not matter.
@@ -640,6 +652,15 @@ fn copy_to_docker_daemon_and_copy_to_podman_load_through_the_api_socket() {
     let loaded = output_of(Command::new(&podman).env("CONTAINER_HOST", &host));
     assert_succeeded(&loaded, &[]);
     assert_eq!(podman_run("app:v2", &[], &[]).trim(), "app v2");
+
+    // The Docker Engine itself.
+    let engine = DockerEngine::start();
+    let loaded = output_of(Command::new(&docker).env("DOCKER_HOST", engine.host()));
+    assert_succeeded(&loaded, &["app:v1"]);
+    assert_eq!(
+        Engine::Docker(engine).run("app:v1", &[], &[]).trim(),
+        "app v1"
+    );
 
     // No engine at the socket: a clear error.
     let missing = output_of(Command::new(&docker).env("DOCKER_HOST", "unix:///nonexistent.sock"));

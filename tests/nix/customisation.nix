@@ -148,6 +148,40 @@ in
     ];
   };
 
+  # /etc from one package alone: a directory that engines mount
+  # /etc/hosts into, whatever provides it.
+  etc-alone =
+    let
+      note = hostShell "note" ''
+        mkdir -p $out/etc
+        echo "a note in /etc" > $out/etc/note
+      '';
+      # What buildEnv makes of a directory one package has: a link to it.
+      env = hostShell "certificates-env" ''
+        mkdir -p $out
+        ln -s ${lib.caCertificates}/etc $out/etc
+      '';
+      image =
+        name: contents: config:
+        lib.buildLayeredImage {
+          inherit name contents config;
+          tag = "test";
+        };
+    in
+    {
+      note = image "etc-note" [ busybox note ] { Cmd = [ "/bin/cat" "/etc/note" ]; };
+      fake-nss = image "etc-fake-nss" [ busybox lib.fakeNss ] {
+        User = "nobody";
+        Cmd = [ "/bin/id" ];
+      };
+      certificates = image "etc-certificates" [ busybox lib.caCertificates ] {
+        Cmd = [ "/bin/cat" "/etc/ssl/certs/ca-bundle.crt" ];
+      };
+      env = image "etc-env" [ busybox env ] {
+        Cmd = [ "/bin/cat" "/etc/ssl/certs/ca-certificates.crt" ];
+      };
+    };
+
   # Commands that fail stop the build.
   failing-commands = lib.buildLayeredImage {
     name = "failing";
