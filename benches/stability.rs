@@ -132,6 +132,7 @@ impl Universe {
             .map(|name| {
                 let package = &self.packages[name];
                 PathRecord {
+                    nar_hash: None,
                     path: paths[name].clone(),
                     nar_size: Some(package.size),
                     references: package.deps.iter().map(|d| paths[d].clone()).collect(),
@@ -140,6 +141,7 @@ impl Universe {
             .collect();
         let spec_refs: Vec<String> = self.top_level.iter().map(|t| paths[t].clone()).collect();
         records.push(PathRecord {
+            nar_hash: None,
             path: store_path(&spec_refs.concat(), "image-spec.json"),
             nar_size: Some(2048),
             references: spec_refs,
@@ -1231,6 +1233,7 @@ fn fan_closure(paths: usize, seed: u64) -> Vec<PathRecord> {
 fn sized_records(paths: usize, seed: u64, rng: &mut Rng) -> Vec<PathRecord> {
     (0..paths)
         .map(|i| PathRecord {
+            nar_hash: None,
             path: store_path(&format!("{seed}-{i}"), &format!("p{i}")),
             nar_size: Some(rng.below(50 << 20)),
             references: Vec::new(),

@@ -35,8 +35,9 @@
   layers ? [ ],
   # Store paths, or regular expressions over them, to leave out.
   excludePaths ? [ ],
-  # Layer compression: "none", "gz" or "zstd", and its level.
-  compressor ? "gz",
+  # Layer compression: "none", "gz" or "zstd", and its level. Unset, the
+  # layers of archives and pushes are gz, those of streams and loads none.
+  compressor ? null,
   compressionLevel ? null,
   # "docker" (an archive docker and podman load), "oci-archive" or
   # "oci-dir" (a directory).

@@ -296,6 +296,7 @@ fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
                 digest: file.digest,
                 size: file.size,
                 media_type: file.compression.media_type().to_owned(),
+                settings: None,
             },
         });
     }
@@ -338,6 +339,7 @@ fn oci_layout(contents: &Contents, architecture: &str, os: &str) -> Result<(Vec<
                 digest: entry.digest,
                 size: entry.size,
                 media_type: oci_media_type(&descriptor.media_type, &contents.image)?.to_owned(),
+                settings: None,
             },
         });
     }

@@ -36,6 +36,9 @@ pub struct ClosureGraph {
 #[derive(Clone, Debug)]
 pub struct PathRecord {
     pub path: String,
+    /// The hash of the path's NAR serialisation, as the source wrote it,
+    /// when it gave one.
+    pub nar_hash: Option<String>,
     pub nar_size: Option<u64>,
     pub references: Vec<String>,
 }
@@ -152,6 +155,14 @@ impl ClosureGraph {
     }
 }
 
+/// The NAR hash of each path the records give one for, by path.
+pub fn nar_hashes(records: &[PathRecord]) -> BTreeMap<String, String> {
+    records
+        .iter()
+        .filter_map(|r| Some((r.path.trim_end_matches('/').to_owned(), r.nar_hash.clone()?)))
+        .collect()
+}
+
 /// Parses a closure in any of the formats Nix writes, told apart by their
 /// first character: a JSON array (structured `exportReferencesGraph`,
 /// `nix path-info --json`) or the line-based registration format.
@@ -175,6 +186,8 @@ pub fn parse_closure_json(value: &serde_json::Value) -> Result<Vec<PathRecord>> 
         path: String,
         references: Vec<String>,
         #[serde(default)]
+        nar_hash: Option<String>,
+        #[serde(default)]
         nar_size: Option<u64>,
     }
     let items = value
@@ -188,6 +201,7 @@ pub fn parse_closure_json(value: &serde_json::Value) -> Result<Vec<PathRecord>> 
                 format!("closure record {i} needs a string `path` and a list `references`")
             })?;
             Ok(PathRecord {
+                nar_hash: record.nar_hash,
                 path: record.path,
                 nar_size: record.nar_size,
                 references: record.references,
@@ -221,8 +235,10 @@ pub fn parse_registration(text: &str) -> Result<Vec<PathRecord>> {
         let path = lines[at].to_owned();
         at += 1;
         let mut nar_size = None;
+        let mut nar_hash = None;
         let next = line(at, "a deriver, hash or reference count")?;
         if next.len() == 64 && next.bytes().all(|b| b.is_ascii_hexdigit()) {
+            nar_hash = Some(format!("sha256:{next}"));
             let size = line(at + 1, "a NAR size")?;
             nar_size = Some(
                 size.parse::<u64>()
@@ -245,6 +261,7 @@ pub fn parse_registration(text: &str) -> Result<Vec<PathRecord>> {
             at += 1;
         }
         records.push(PathRecord {
+            nar_hash,
             path,
             nar_size,
             references,
@@ -319,6 +336,7 @@ mod tests {
         assert!(format!("{err:#}").contains("/etc/passwd"));
         // A reference that is no store path names both paths.
         let bad_reference = vec![PathRecord {
+            nar_hash: None,
             path: a.clone(),
             nar_size: None,
             references: vec!["/etc/passwd".to_owned()],
@@ -338,11 +356,13 @@ mod tests {
         let (a, b) = (sp("a"), sp("b"));
         let records = vec![
             PathRecord {
+                nar_hash: None,
                 path: a.clone(),
                 nar_size: None,
                 references: vec![b.clone(), a.clone(), b.clone()],
             },
             PathRecord {
+                nar_hash: None,
                 path: b.clone(),
                 nar_size: None,
                 references: vec![],

@@ -1,6 +1,7 @@
 //! strata by hand: the same images as the Nix library builds, from store
 //! paths on the command line.
 
+use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -14,14 +15,16 @@ use crate::emit;
 use crate::engine::{self, Engine};
 use crate::explain;
 use crate::inputs;
+use crate::layer_source::EarlierTars;
 use crate::nix_store;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
 use crate::pull::{self, PullOptions};
 use crate::push::{self, PushOptions};
-use crate::spec::{self, ImageFormat, ImageSpec, LayeringStrategy, ResolveContext};
+use crate::spec::{self, Delivery, ImageFormat, ImageSpec, LayeringStrategy, ResolveContext};
 use crate::store_path::{self, StorePath};
+use crate::stream;
 
 /// The tag of an image built by hand when neither the spec nor the command
 /// line gives one.
@@ -49,7 +52,8 @@ pub struct ImageArgs {
     /// How store paths are grouped into layers
     #[arg(long, value_enum)]
     pub layering: Option<LayeringStrategy>,
-    /// How layers are compressed (default gz)
+    /// How layers are compressed (default: gz in archives and pushes, none
+    /// in streams and loads)
     #[arg(long, value_enum)]
     pub compressor: Option<Compressor>,
     /// The compressor's level: gz 0-9 (default 6), zstd 1-19 (default 3)
@@ -83,15 +87,24 @@ pub struct ImageArgs {
 /// Builds the image archive into `output`.
 pub fn build(args: &ImageArgs, output: &Path, threads: usize) -> Result<()> {
     let plan = plan(args)?;
-    let description = emit::build_archive(plan, output, OutputMode::Atomic, threads)?;
-    report(&description, output);
+    let image = plan.spec.repo_tag();
+    let blobs = emit::build_archive(plan, output, OutputMode::Atomic, threads)?;
+    let total: u64 = blobs.iter().map(|b| b.size).sum();
+    eprintln!(
+        "strata: wrote {} ({image}, {} layers, {:.1} MiB)",
+        output.display(),
+        blobs.len(),
+        total as f64 / (1024.0 * 1024.0)
+    );
     Ok(())
 }
 
-/// Hashes every layer and writes the image description to `output` (or
-/// stdout).
+/// Hashes every layer's tar and writes the image description to `output`
+/// (or stdout).
 pub fn describe(args: &ImageArgs, output: Option<&Path>, threads: usize) -> Result<()> {
-    let description = emit::describe(plan(args)?, threads)?;
+    let (plan, nar_hashes) = plan_and_nar_hashes(args)?;
+    let earlier = EarlierTars::of_previous_version(&plan)?;
+    let description = emit::describe(plan, threads, &nar_hashes, &earlier)?;
     let json = canonical_json(&description)?;
     write_json(output, &json)
 }
@@ -141,8 +154,10 @@ pub fn stream(source: &Path) -> Result<()> {
         );
     }
     let description = ImageDescription::read(source)?;
-    let out = emit::stream_archive(
+    let encoding = description.plan.spec.encoding(Delivery::Unpacked);
+    let out = stream::write_archive(
         &description,
+        encoding,
         io::BufWriter::with_capacity(1 << 20, stdout.lock()),
     )?;
     out.into_inner()
@@ -186,29 +201,25 @@ fn write_json(output: Option<&Path>, json: &[u8]) -> Result<()> {
     }
 }
 
-fn report(description: &ImageDescription, output: &Path) {
-    let total: u64 = description.layers.iter().map(|l| l.size).sum();
-    eprintln!(
-        "strata: wrote {} ({}, {} layers, {:.1} MiB)",
-        output.display(),
-        description.plan.spec.repo_tag(),
-        description.layers.len(),
-        total as f64 / (1024.0 * 1024.0)
-    );
-}
-
 /// The plan of the image the arguments describe.
 pub fn plan(args: &ImageArgs) -> Result<ImagePlan> {
+    Ok(plan_and_nar_hashes(args)?.0)
+}
+
+/// The plan, and the NAR hashes the closure gives.
+fn plan_and_nar_hashes(args: &ImageArgs) -> Result<(ImagePlan, BTreeMap<String, String>)> {
     let store_dir = attrs::store_dir();
     let spec = spec_of(args)?;
     let records = closure_of(args, &spec, &store_dir)?;
-    inputs::plan_image(
+    let nar_hashes = closure::nar_hashes(&records);
+    let plan = inputs::plan_image(
         spec,
         records,
         &[],
         &store_dir,
         inputs::Customisation::Planned,
-    )
+    )?;
+    Ok((plan, nar_hashes))
 }
 
 fn spec_of(args: &ImageArgs) -> Result<ImageSpec> {

@@ -1,8 +1,9 @@
 //! Layer compression, with output that depends only on the bytes, the
 //! compressor and its level.
 //!
-//! - gzip: a fixed header (no name, no time, OS "unknown"), miniz_oxide at a
-//!   fixed level; one layer per thread.
+//! - gzip: independent blocks compressed side by side on the cores (see
+//!   [`crate::parallel_gzip`]), with a fixed header (no name, no time, OS
+//!   "unknown"); the bytes do not depend on the number of threads.
 //! - zstd: libzstd's multi-threaded mode, always: its output does not depend
 //!   on the number of workers (while single-threaded mode's differs), so a
 //!   large layer can use several cores and still give the same bytes.
@@ -11,6 +12,8 @@ use std::io::{self, Write};
 
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
+
+use crate::parallel_gzip::ParallelGzip;
 
 /// How layers are compressed (the names of nixpkgs' `compressor`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -81,16 +84,70 @@ impl Compressor {
     }
 }
 
+/// How a layer's blob is made from its tar: a compressor at a level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    pub compressor: Compressor,
+    pub level: i32,
+}
+
+/// The annotation on a compressed layer's descriptor that records its
+/// [`Encoding::settings`]: a push may take a registry's digest for a layer
+/// only when they are the same.
+pub const SETTINGS_ANNOTATION: &str = "strata.layer.compression";
+
+impl Encoding {
+    /// `compressor` at `level`, or at its default level (no level for no
+    /// compression).
+    pub fn new(compressor: Compressor, level: Option<i32>) -> Self {
+        let level = match compressor {
+            Compressor::None => 0,
+            _ => compressor.effective_level(level),
+        };
+        Self { compressor, level }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        self.compressor.media_type()
+    }
+
+    /// Everything besides the tar that decides the compressed bytes: the
+    /// compressor, its level and how it cuts its input. `None` for an
+    /// uncompressed layer, whose blob is its tar.
+    pub fn settings(self) -> Option<String> {
+        match self.compressor {
+            Compressor::None => None,
+            Compressor::Gz => Some(format!(
+                "gzip;level={};blocks={}",
+                self.level,
+                crate::parallel_gzip::BLOCK
+            )),
+            Compressor::Zstd => Some(format!(
+                "zstd;level={};libzstd={};multithreaded",
+                self.level,
+                zstd::zstd_safe::version_string()
+            )),
+        }
+    }
+
+    /// A writer that compresses into `out`; `workers` is how many threads
+    /// zstd may use (at least one), and gzip uses the current thread pool.
+    /// Neither changes the output.
+    pub fn encoder<W: Write>(self, workers: u32, out: W) -> io::Result<Encoder<W>> {
+        Encoder::new(self.compressor, Some(self.level), workers, out)
+    }
+}
+
 /// A writer that compresses into `W`.
 pub enum Encoder<W: Write> {
     Plain(W),
-    Gz(flate2::write::GzEncoder<W>),
+    Gz(ParallelGzip<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
 impl<W: Write> Encoder<W> {
-    /// `workers` is how many threads zstd may use (at least one); it does
-    /// not change the output.
+    /// `workers` is how many threads zstd may use (at least one); gzip uses
+    /// the current thread pool. Neither changes the output.
     pub fn new(
         compressor: Compressor,
         level: Option<i32>,
@@ -100,12 +157,7 @@ impl<W: Write> Encoder<W> {
         let level = compressor.effective_level(level);
         Ok(match compressor {
             Compressor::None => Encoder::Plain(out),
-            Compressor::Gz => Encoder::Gz(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(out, flate2::Compression::new(level as u32)),
-            ),
+            Compressor::Gz => Encoder::Gz(ParallelGzip::new(out, level as u32)?),
             Compressor::Zstd => {
                 let mut encoder = zstd::stream::write::Encoder::new(out, level)?;
                 encoder.multithread(workers.max(1))?;

@@ -1,30 +1,46 @@
-//! The image description: everything about an image but its layers' bytes.
+//! The image description: everything about an image but its layers' bytes,
+//! found by hashing them, without compressing anything.
 //!
-//! It holds the plan (each layer's store paths or synthetic tree), every
-//! layer's diff_id, digest, size and media type, and the config and manifest
-//! as they will be sent. Archives, streams, pushes and loads are made from it
-//! later, by regenerating each layer from the store and checking it against
-//! the recorded digest.
+//! It holds the plan (each layer's store paths or synthetic tree), each
+//! layer's diff_id and size, and the config, which names only diff_ids.
+//! Streams, pushes and loads are made from it later, by regenerating each
+//! layer from the store, checked against its recorded diff_id, and
+//! compressing it as the output asks; the manifest, which names the
+//! compressed blobs, is made then.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::compress::{Compressor, Encoding};
 use crate::digest::Digest;
-use crate::oci::{self, ImageDocuments, LayerBlob};
+use crate::oci::{self, LayerBlob};
 use crate::plan::ImagePlan;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageDescription {
     pub plan: ImagePlan,
-    pub layers: Vec<LayerBlob>,
+    pub layers: Vec<LayerTar>,
     /// The image config, as in the image.
     pub config: serde_json::Value,
-    /// The manifest, as in the image.
-    pub manifest: serde_json::Value,
-    pub manifest_digest: Digest,
+    pub config_digest: Digest,
+}
+
+/// What describing learns of a layer: its tar's digest and size. For a
+/// base image's layer, which is carried as it is, the digest of its tar
+/// and the size of its blob.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerTar {
+    pub diff_id: Digest,
+    pub size: u64,
+    /// What the tar is made from (see [`crate::layer_source`]), for a
+    /// layer strata writes: a later version's layer made from the same
+    /// takes its diff_id without being hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Digest>,
 }
 
 /// Reads the plan in a plan or description JSON file, or a stream script.
@@ -50,12 +66,12 @@ pub fn read_plan(source: &Path) -> Result<ImagePlan> {
 }
 
 impl ImageDescription {
-    pub fn new(plan: ImagePlan, layers: Vec<LayerBlob>) -> Result<Self> {
-        let documents = oci::documents(&plan, &layers)?;
+    pub fn new(plan: ImagePlan, layers: Vec<LayerTar>) -> Result<Self> {
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id).collect();
+        let config = oci::config(&plan, &diff_ids)?;
         Ok(Self {
-            config: serde_json::from_slice(&documents.config)?,
-            manifest: serde_json::from_slice(&documents.manifest)?,
-            manifest_digest: documents.manifest_digest,
+            config: serde_json::from_slice(&config)?,
+            config_digest: Digest::of(&config),
             plan,
             layers,
         })
@@ -69,14 +85,13 @@ impl ImageDescription {
         let description: Self = serde_json::from_str(script_payload(&text))
             .with_context(|| format!("{} is not an image description", source.display()))?;
         description
-            .documents()
+            .config_bytes()
             .with_context(|| format!("in {}", source.display()))?;
         Ok(description)
     }
 
-    /// The config, manifest and index bytes, checked against the recorded
-    /// manifest.
-    pub fn documents(&self) -> Result<ImageDocuments> {
+    /// The config's bytes, checked against the recorded digest.
+    pub fn config_bytes(&self) -> Result<Vec<u8>> {
         if self.plan.layers.len() != self.layers.len() {
             bail!(
                 "the image description is inconsistent: {} planned layers but {} digests",
@@ -84,15 +99,33 @@ impl ImageDescription {
                 self.layers.len()
             );
         }
-        let documents = oci::documents(&self.plan, &self.layers)?;
-        if documents.manifest_digest != self.manifest_digest {
+        let diff_ids: Vec<Digest> = self.layers.iter().map(|l| l.diff_id).collect();
+        let config = oci::config(&self.plan, &diff_ids)?;
+        if Digest::of(&config) != self.config_digest {
             bail!(
-                "the image description is inconsistent: its plan and layers make manifest {}, but it records {}",
-                documents.manifest_digest,
-                self.manifest_digest
+                "the image description is inconsistent: its plan and layers make config {}, but it records {}",
+                Digest::of(&config),
+                self.config_digest
             );
         }
-        Ok(documents)
+        Ok(config)
+    }
+
+    /// Layer `index`'s blob as `encoding` makes it, when that is known
+    /// without compressing: a base image's layer (carried as it is), or an
+    /// uncompressed one.
+    pub fn known_blob(&self, index: usize, encoding: Encoding) -> Option<LayerBlob> {
+        if let Some(base) = &self.plan.layers[index].base {
+            return Some(base.blob.clone());
+        }
+        let tar = &self.layers[index];
+        (encoding.compressor == Compressor::None).then(|| LayerBlob {
+            diff_id: tar.diff_id,
+            digest: tar.diff_id,
+            size: tar.size,
+            media_type: encoding.media_type().to_owned(),
+            settings: None,
+        })
     }
 }
 

@@ -5,36 +5,46 @@
 //! its plan entry and the store, so they can be written now into a file, or
 //! later into a stream, and come out the same.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 
 use crate::archive::{self, BLOB_HEADER_LEN};
-use crate::compress::{Compressor, Encoder};
-use crate::description::ImageDescription;
+use crate::compress::{Compressor, Encoding};
+use crate::description::{ImageDescription, LayerTar};
 use crate::digest::{Digest, HashingWriter};
 use crate::layer::{self, COPY_BUFFER};
+use crate::layer_source::{self, EarlierTars};
 use crate::oci::{self, LayerBlob};
 use crate::output::{self, OUTPUT_BUFFER, OutputMode, PositionedWriter};
 use crate::plan::ImagePlan;
-use crate::spec::ImageFormat;
+use crate::spec::{Delivery, ImageFormat};
 use crate::tar_format;
 
-/// Writes layer `index` of `plan` to `out`, compressed as the plan says,
-/// hashing the tar and the compressed bytes on the way (an uncompressed
-/// layer's digest is its diff_id: it is hashed once). `workers` is how many
-/// threads the compressor may use (it does not change the bytes).
+/// A layer as written: its blob, and the size of its tar (of its blob, for
+/// a base image's layer, which is carried as it is).
+struct Written {
+    blob: LayerBlob,
+    tar_size: u64,
+}
+
+/// Writes layer `index` of `plan` to `out` as `encoding` says, hashing the
+/// tar and the compressed bytes on the way (an uncompressed layer's digest
+/// is its diff_id: it is hashed once). `workers` is how many threads zstd
+/// may use (it does not change the bytes).
 fn write_layer_blob<W: Write>(
     plan: &ImagePlan,
     index: usize,
+    encoding: Encoding,
     out: W,
     buffer: &mut [u8],
     workers: u32,
-) -> Result<(LayerBlob, W)> {
+) -> Result<(Written, W)> {
     if let Some(base) = &plan.layers[index].base {
         let mut hashing = HashingWriter::new(out);
         base.copy_to(&mut hashing)
@@ -50,35 +60,41 @@ fn write_layer_blob<W: Write>(
                 base.blob.size
             );
         }
-        return Ok((base.blob.clone(), out));
+        let written = Written {
+            blob: base.blob.clone(),
+            tar_size: size,
+        };
+        return Ok((written, out));
     }
-    let spec = &plan.spec;
-    let media_type = spec.compressor.media_type().to_owned();
-    if spec.compressor == Compressor::None {
+    let media_type = encoding.media_type().to_owned();
+    if encoding.compressor == Compressor::None {
         let (digest, size, out) = write_tar(plan, index, out, buffer)?;
         let blob = LayerBlob {
             diff_id: digest,
             digest,
             size,
             media_type,
+            settings: None,
         };
-        return Ok((blob, out));
+        return Ok((
+            Written {
+                blob,
+                tar_size: size,
+            },
+            out,
+        ));
     }
-    let encoder = Encoder::new(
-        spec.compressor,
-        spec.compression_level,
-        workers,
-        HashingWriter::new(out),
-    )?;
-    let (diff_id, _, encoder) = write_tar(plan, index, encoder, buffer)?;
+    let encoder = encoding.encoder(workers, HashingWriter::new(out))?;
+    let (diff_id, tar_size, encoder) = write_tar(plan, index, encoder, buffer)?;
     let (digest, size, out) = encoder.finish()?.finish();
     let blob = LayerBlob {
         diff_id,
         digest,
         size,
         media_type,
+        settings: encoding.settings(),
     };
-    Ok((blob, out))
+    Ok((Written { blob, tar_size }, out))
 }
 
 /// Writes the tar of layer `index` to `out`; returns its digest and size.
@@ -99,22 +115,24 @@ fn write_tar<W: Write>(
     Ok(tar.finish())
 }
 
-/// Writes layer `index` of `plan` into a new file at `path`.
+/// Writes layer `index` of `plan`, as `encoding` says, into a new file at
+/// `path`.
 fn write_layer_file(
     plan: &ImagePlan,
     index: usize,
+    encoding: Encoding,
     path: &Path,
     buffer: &mut [u8],
     threads: usize,
-) -> Result<LayerBlob> {
+) -> Result<Written> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let workers = compression_workers(plan, index, threads);
     let out = BufWriter::with_capacity(OUTPUT_BUFFER, file);
-    let (blob, out) = write_layer_blob(plan, index, out, buffer, workers)?;
+    let (written, out) = write_layer_blob(plan, index, encoding, out, buffer, workers)?;
     out.into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(blob)
+    Ok(written)
 }
 
 /// Threads for compressing layer `index`: its share of all cores, by size.
@@ -168,29 +186,59 @@ fn estimated_sizes(plan: &ImagePlan) -> Vec<u64> {
     plan.layers.iter().map(|l| l.estimated_size()).collect()
 }
 
-/// Hashes every layer without keeping its bytes: the description a stream
-/// or a push is later made from.
-pub fn describe(plan: ImagePlan, threads: usize) -> Result<ImageDescription> {
+/// Hashes every layer's tar, compressing nothing: the description a
+/// stream, a push or a load is later made from. A base image's layers are
+/// described by what the base says of them, and a layer whose source (see
+/// [`crate::layer_source`]) an earlier version described takes that
+/// description unread.
+pub fn describe(
+    plan: ImagePlan,
+    threads: usize,
+    nar_hashes: &BTreeMap<String, String>,
+    earlier: &EarlierTars,
+) -> Result<ImageDescription> {
     let layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
-        let workers = compression_workers(&plan, index, threads);
-        Ok(write_layer_blob(&plan, index, io::sink(), buffer, workers)?.0)
+        if let Some(base) = &plan.layers[index].base {
+            return Ok(LayerTar {
+                diff_id: base.blob.diff_id,
+                size: base.blob.size,
+                source: None,
+            });
+        }
+        let source = layer_source::source_of(&plan, index, nar_hashes)?;
+        if let Some(tar) = source.as_ref().and_then(|s| earlier.get(s)) {
+            return Ok(tar.clone());
+        }
+        let (diff_id, size, _) = write_tar(&plan, index, io::sink(), buffer)?;
+        Ok(LayerTar {
+            diff_id,
+            size,
+            source,
+        })
     })?;
     ImageDescription::new(plan, layers)
 }
 
-/// Writes the image archive to `output`; on any error nothing is left there.
+/// Writes the image archive to `output`, its layers compressed as kept
+/// images are; on any error nothing is left there. Returns the layers'
+/// blobs.
 pub fn build_archive(
     plan: ImagePlan,
     output: &Path,
     mode: OutputMode,
     threads: usize,
-) -> Result<ImageDescription> {
+) -> Result<Vec<LayerBlob>> {
+    let encoding = plan.spec.encoding(Delivery::Kept);
     if plan.spec.format == ImageFormat::OciDir {
-        build_oci_dir(plan, output, mode, threads)
-    } else if plan.spec.compressor == Compressor::None {
-        build_uncompressed_archive(plan, output, mode, threads)
+        build_oci_dir(&plan, encoding, output, mode, threads)
+    } else if encoding.compressor == Compressor::None {
+        build_uncompressed_archive(&plan, output, mode, threads)
     } else {
-        build_compressed_archive(plan, output, mode, threads)
+        let scratch = compress_to_scratch(&plan, encoding, threads)?;
+        output::write_file(output, mode, false, |out| {
+            write_scratch_archive(&plan, &scratch, out)
+        })?;
+        Ok(scratch.blobs())
     }
 }
 
@@ -202,23 +250,24 @@ fn docker_manifest(plan: &ImagePlan) -> bool {
 /// Writes the image as an OCI layout directory: each layer straight into
 /// its blob file, in parallel.
 fn build_oci_dir(
-    plan: ImagePlan,
+    plan: &ImagePlan,
+    encoding: Encoding,
     output: &Path,
     mode: OutputMode,
     threads: usize,
-) -> Result<ImageDescription> {
+) -> Result<Vec<LayerBlob>> {
     let mut layers = Vec::new();
     output::fill_dir(output, mode, |dir| {
         let blobs = dir.join("blobs/sha256");
         std::fs::create_dir_all(&blobs)
             .with_context(|| format!("cannot create {}", blobs.display()))?;
-        layers = for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
+        layers = for_each_layer(&estimated_sizes(plan), threads, |index, buffer| {
             let temp = blobs.join(format!(".layer-{index}"));
-            let blob = write_layer_file(&plan, index, &temp, buffer, threads)?;
-            std::fs::rename(&temp, blobs.join(blob.digest.hex()))?;
-            Ok(blob)
+            let written = write_layer_file(plan, index, encoding, &temp, buffer, threads)?;
+            std::fs::rename(&temp, blobs.join(written.blob.digest.hex()))?;
+            Ok(written.blob)
         })?;
-        let documents = oci::documents(&plan, &layers)?;
+        let documents = oci::documents(plan, &layers)?;
         for (name, bytes) in archive::tail_files(&documents, false) {
             let path = dir.join(&name);
             std::fs::write(&path, bytes)
@@ -226,73 +275,93 @@ fn build_oci_dir(
         }
         Ok(())
     })?;
-    ImageDescription::new(plan, layers)
+    Ok(layers)
 }
 
-/// Compressed layers have no size until they are written: each is written
-/// to a scratch file, in parallel, and the archive is assembled from them.
-fn build_compressed_archive(
-    plan: ImagePlan,
-    output: &Path,
-    mode: OutputMode,
+/// Compressed layers, each in a scratch file (a base image's layers stay in
+/// the base, to be copied from there).
+struct ScratchLayers {
+    _dir: tempfile::TempDir,
+    layers: Vec<(Written, Option<PathBuf>)>,
+}
+
+impl ScratchLayers {
+    fn blobs(&self) -> Vec<LayerBlob> {
+        self.layers.iter().map(|(w, _)| w.blob.clone()).collect()
+    }
+}
+
+/// A compressed layer has no size until it is written, and an archive
+/// names each blob's size before its bytes: every layer is compressed
+/// first, in parallel, into a scratch file.
+fn compress_to_scratch(
+    plan: &ImagePlan,
+    encoding: Encoding,
     threads: usize,
-) -> Result<ImageDescription> {
-    let scratch = tempfile::Builder::new()
+) -> Result<ScratchLayers> {
+    let dir = tempfile::Builder::new()
         .prefix("strata-layers-")
         .tempdir()
         .context("cannot create a scratch directory for the layers")?;
-    // A base image's layers are already compressed, with known digests:
-    // they are copied (and checked) straight into the archive.
-    let written: Vec<(LayerBlob, Option<std::path::PathBuf>)> =
-        for_each_layer(&estimated_sizes(&plan), threads, |index, buffer| {
-            if let Some(base) = &plan.layers[index].base {
-                return Ok((base.blob.clone(), None));
-            }
-            let path = scratch.path().join(format!("layer-{index}"));
-            Ok((
-                write_layer_file(&plan, index, &path, buffer, threads)?,
-                Some(path),
-            ))
-        })?;
-    let blobs: Vec<LayerBlob> = written.iter().map(|(blob, _)| blob.clone()).collect();
-    let documents = oci::documents(&plan, &blobs)?;
-    output::write_file(output, mode, false, |out| {
-        archive::write_prefix(out)?;
-        let mut buffer = vec![0u8; COPY_BUFFER];
-        for (index, (blob, path)) in written.iter().enumerate() {
-            archive::write_blob_header(out, &blob.digest, blob.size)?;
-            match path {
-                Some(path) => {
-                    let copied = io::copy(&mut File::open(path)?, out)?;
-                    if copied != blob.size {
-                        bail!(
-                            "the scratch file {} changed while the archive was written",
-                            path.display()
-                        );
-                    }
-                }
-                None => {
-                    write_layer_blob(&plan, index, &mut *out, &mut buffer, 1)?;
-                }
-            }
-            tar_format::write_padding(out, blob.size)?;
+    let layers = for_each_layer(&estimated_sizes(plan), threads, |index, buffer| {
+        if let Some(base) = &plan.layers[index].base {
+            let written = Written {
+                blob: base.blob.clone(),
+                tar_size: base.blob.size,
+            };
+            return Ok((written, None));
         }
-        archive::write_tail(out, &documents, docker_manifest(&plan))
+        let path = dir.path().join(format!("layer-{index}"));
+        let written = write_layer_file(plan, index, encoding, &path, buffer, threads)?;
+        Ok((written, Some(path)))
     })?;
-    ImageDescription::new(plan, blobs)
+    Ok(ScratchLayers { _dir: dir, layers })
+}
+
+/// Writes the archive of `plan` whose layers are in `scratch`, front to
+/// back.
+fn write_scratch_archive<W: Write>(
+    plan: &ImagePlan,
+    scratch: &ScratchLayers,
+    out: &mut W,
+) -> Result<()> {
+    let documents = oci::documents(plan, &scratch.blobs())?;
+    archive::write_prefix(out)?;
+    let mut buffer = vec![0u8; COPY_BUFFER];
+    for (index, (written, path)) in scratch.layers.iter().enumerate() {
+        let blob = &written.blob;
+        archive::write_blob_header(out, &blob.digest, blob.size)?;
+        match path {
+            Some(path) => {
+                let copied = io::copy(&mut File::open(path)?, out)?;
+                if copied != blob.size {
+                    bail!(
+                        "the scratch file {} changed while the archive was written",
+                        path.display()
+                    );
+                }
+            }
+            None => {
+                let encoding = Encoding::new(Compressor::None, None);
+                write_layer_blob(plan, index, encoding, &mut *out, &mut buffer, 1)?;
+            }
+        }
+        tar_format::write_padding(out, blob.size)?;
+    }
+    archive::write_tail(out, &documents, docker_manifest(plan))
 }
 
 /// Every uncompressed layer's size is known from metadata before any is
 /// written, so the archive is laid out first and each layer is written
 /// straight to its place in the file, in parallel: every byte is written once.
 fn build_uncompressed_archive(
-    plan: ImagePlan,
+    plan: &ImagePlan,
     output: &Path,
     mode: OutputMode,
     threads: usize,
-) -> Result<ImageDescription> {
+) -> Result<Vec<LayerBlob>> {
     let attrs = plan.entry_rules()?;
-    let sizes = for_each_layer(&estimated_sizes(&plan), threads, |index, _| {
+    let sizes = for_each_layer(&estimated_sizes(plan), threads, |index, _| {
         let layer = &plan.layers[index];
         match &layer.base {
             Some(base) => Ok(base.blob.size),
@@ -312,20 +381,20 @@ fn build_uncompressed_archive(
             .with_context(|| format!("cannot size {}", output.display()))?;
         archive::write_prefix(&mut PositionedWriter::new(file, 0))?;
         blobs = for_each_layer(&sizes, threads, |index, buffer| {
-            write_layer_at(&plan, index, file, offsets[index], sizes[index], buffer)
+            write_layer_at(plan, index, file, offsets[index], sizes[index], buffer)
         })?;
-        let documents = oci::documents(&plan, &blobs)?;
+        let documents = oci::documents(plan, &blobs)?;
         let mut tail =
             BufWriter::with_capacity(OUTPUT_BUFFER, PositionedWriter::new(file, layers_end));
-        archive::write_tail(&mut tail, &documents, docker_manifest(&plan))?;
+        archive::write_tail(&mut tail, &documents, docker_manifest(plan))?;
         tail.flush()
             .with_context(|| format!("cannot write {}", output.display()))
     })?;
-    ImageDescription::new(plan, blobs)
+    Ok(blobs)
 }
 
-/// Writes layer `index`, whose tar has `size` bytes, as the blob entry at
-/// `offset` of `file`.
+/// Writes uncompressed layer `index`, whose tar has `size` bytes, as the
+/// blob entry at `offset` of `file`.
 fn write_layer_at(
     plan: &ImagePlan,
     index: usize,
@@ -338,8 +407,10 @@ fn write_layer_at(
         OUTPUT_BUFFER,
         PositionedWriter::new(file, offset + BLOB_HEADER_LEN),
     );
-    let (blob, data) = write_layer_blob(plan, index, data, buffer, 1)?;
+    let encoding = Encoding::new(Compressor::None, None);
+    let (written, data) = write_layer_blob(plan, index, encoding, data, buffer, 1)?;
     data.into_inner().map_err(|e| e.into_error())?;
+    let blob = written.blob;
     if blob.size != size {
         bail!(
             "layer {} changed while it was written ({size} bytes planned, {} written); is something modifying the store? It holds: {}",
@@ -352,52 +423,43 @@ fn write_layer_at(
     Ok(blob)
 }
 
-/// Writes the blob of layer `index` of `description` to `out`, regenerated
-/// from the store. When its bytes no longer match the recorded digest, the
-/// error names the layer and its paths (the bytes have gone to `out` by then:
-/// a consumer must not take them as complete before this returns).
-pub fn regenerate_layer<W: Write>(
+/// Checks a layer regenerated from the store against the description: its
+/// tar must have the recorded diff_id and size.
+fn check_regenerated(
     description: &ImageDescription,
     index: usize,
-    out: W,
-    buffer: &mut [u8],
-) -> Result<W> {
-    let plan = &description.plan;
+    written: &Written,
+) -> Result<()> {
     let recorded = &description.layers[index];
-    let workers = compression_workers(plan, index, 0);
-    let (actual, out) = write_layer_blob(plan, index, out, buffer, workers)?;
-    if actual.digest != recorded.digest || actual.size != recorded.size {
+    if written.blob.diff_id != recorded.diff_id || written.tar_size != recorded.size {
         bail!(
             "layer {} no longer matches its recorded digest (recorded {} of {} bytes, now {} of {} bytes); the store paths it holds changed or are not reproducible: {}",
             index + 1,
-            recorded.digest,
+            recorded.diff_id,
             recorded.size,
-            actual.digest,
-            actual.size,
-            plan.layers[index].summary()
+            written.blob.diff_id,
+            written.tar_size,
+            description.plan.layers[index].summary()
         );
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Writes the archive described by `description` to `out`, regenerating each
-/// layer from the store. A layer whose bytes no longer match its recorded
-/// digest stops the stream with an error naming the layer and its paths.
-pub fn stream_archive<W: Write>(description: &ImageDescription, mut out: W) -> Result<W> {
-    let plan = &description.plan;
-    if plan.spec.format == ImageFormat::OciDir {
-        bail!(
-            "an image in the oci-dir format is a directory and cannot be streamed; use the docker or oci-archive format"
-        );
-    }
-    let documents = description.documents()?;
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    archive::write_prefix(&mut out)?;
-    for (index, recorded) in description.layers.iter().enumerate() {
-        archive::write_blob_header(&mut out, &recorded.digest, recorded.size)?;
-        out = regenerate_layer(description, index, out, &mut buffer)?;
-        tar_format::write_padding(&mut out, recorded.size)?;
-    }
-    archive::write_tail(&mut out, &documents, docker_manifest(plan))?;
-    Ok(out)
+/// Writes the blob of layer `index` of `description` to `out`, regenerated
+/// from the store and compressed as `encoding` says; returns the blob. When
+/// its tar no longer matches the recorded diff_id, the error names the
+/// layer and its paths (the bytes have gone to `out` by then: a consumer
+/// must not take them as complete before this returns).
+pub fn regenerate_layer<W: Write>(
+    description: &ImageDescription,
+    index: usize,
+    encoding: Encoding,
+    out: W,
+    buffer: &mut [u8],
+) -> Result<(LayerBlob, W)> {
+    let workers = compression_workers(&description.plan, index, 0);
+    let (written, out) =
+        write_layer_blob(&description.plan, index, encoding, out, buffer, workers)?;
+    check_regenerated(description, index, &written)?;
+    Ok((written.blob, out))
 }

@@ -7,6 +7,7 @@
 //! registries does not speak over unix sockets.
 
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::description::ImageDescription;
-use crate::emit;
+use crate::spec::Delivery;
+use crate::stream;
 
 /// Which engine, for finding its socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,19 +66,27 @@ pub fn load(description: &ImageDescription, socket: &Path) -> Result<String> {
     request.write_all(
         b"POST /images/load?quiet=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     )?;
-    let sent = emit::stream_archive(description, Chunked(request)).and_then(|Chunked(mut w)| {
-        w.write_all(b"0\r\n\r\n")?;
-        Ok(w.flush()?)
-    });
-    // The engine may have answered (and closed) early: its answer says why.
-    let answer = read_response(&stream);
-    match (sent, answer) {
-        (Ok(()), Ok(answer)) => answer,
-        (Err(error), Ok(Err(refusal))) => Err(refusal.context(format!("{error:#}"))),
-        (Err(error), _) => Err(error),
-        (Ok(()), Err(error)) => Err(error),
-    }
-    .with_context(|| {
+    let encoding = description.plan.spec.encoding(Delivery::Unpacked);
+    let sent = stream::write_archive(description, encoding, Chunked(request)).and_then(
+        |Chunked(mut w)| {
+            w.write_all(b"0\r\n\r\n")?;
+            Ok(w.flush()?)
+        },
+    );
+    let result = match sent {
+        Ok(()) => read_response(&stream).and_then(|answer| answer),
+        Err(error) => {
+            // The request is cut short: the engine, waiting for the rest,
+            // sees it end, and tags nothing. It may have answered early:
+            // its answer then says why the sending failed.
+            let _ = stream.shutdown(Shutdown::Write);
+            match read_response(&stream) {
+                Ok(Err(refusal)) => Err(refusal.context(format!("{error:#}"))),
+                _ => Err(error),
+            }
+        }
+    };
+    result.with_context(|| {
         format!(
             "cannot load {} through {}",
             description.plan.spec.repo_tag(),

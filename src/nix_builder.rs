@@ -19,10 +19,12 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use crate::attrs::{self, NixAttrs};
+use crate::closure::{self, PathRecord};
 use crate::customise;
 use crate::description::ImageDescription;
 use crate::emit;
 use crate::inputs::{self, Customisation};
+use crate::layer_source::EarlierTars;
 use crate::oci::canonical_json;
 use crate::output::{self, OutputMode};
 use crate::plan::ImagePlan;
@@ -88,7 +90,11 @@ pub fn run(step: BuilderStep) -> Result<()> {
             )
         }
         BuilderStep::Describe => {
-            let description = emit::describe(plan_from_attrs(&attrs)?, attrs::build_threads()?)?;
+            let records = attrs.closure(CLOSURE_KEY)?;
+            let nar_hashes = closure::nar_hashes(&records);
+            let plan = plan_from_records(&attrs, records)?;
+            let earlier = EarlierTars::of_previous_version(&plan)?;
+            let description = emit::describe(plan, attrs::build_threads()?, &nar_hashes, &earlier)?;
             let json = serde_json::to_vec(&description)?;
             output::write_file(
                 &out,
@@ -256,6 +262,10 @@ fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {
 }
 
 fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
+    plan_from_records(attrs, attrs.closure(CLOSURE_KEY)?)
+}
+
+fn plan_from_records(attrs: &NixAttrs, records: Vec<PathRecord>) -> Result<ImagePlan> {
     let store_dir = attrs::store_dir();
     let spec_file = attrs.string("specFile")?;
     let text = std::fs::read_to_string(spec_file)
@@ -270,11 +280,5 @@ fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
     } else {
         Customisation::Planned
     };
-    inputs::plan_image(
-        spec,
-        attrs.closure(CLOSURE_KEY)?,
-        &[helper],
-        &store_dir,
-        customisation,
-    )
+    inputs::plan_image(spec, records, &[helper], &store_dir, customisation)
 }

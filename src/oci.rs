@@ -13,6 +13,7 @@ use oci_spec::image::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::compress::SETTINGS_ANNOTATION;
 use crate::digest::Digest;
 use crate::plan::ImagePlan;
 use crate::spec::ContainerConfig;
@@ -33,6 +34,11 @@ pub struct LayerBlob {
     /// Size of the blob as stored.
     pub size: u64,
     pub media_type: String,
+    /// For a layer strata compressed: the settings it was compressed with
+    /// ([`crate::compress::Encoding::settings`]), annotated on its
+    /// descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
 }
 
 /// The documents of one image, as the exact bytes to write.
@@ -53,8 +59,16 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(&tree)?)
 }
 
+/// The config of the image whose layers have the uncompressed digests
+/// `diff_ids`, as the exact bytes to write.
+pub fn config(plan: &ImagePlan, diff_ids: &[Digest]) -> Result<Vec<u8>> {
+    canonical_json(&image_config(plan, diff_ids)?)
+}
+
+/// Every document of the image whose layers are `blobs`.
 pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments> {
-    let config = canonical_json(&image_config(plan, blobs)?)?;
+    let diff_ids: Vec<Digest> = blobs.iter().map(|b| b.diff_id).collect();
+    let config = config(plan, &diff_ids)?;
     let config_digest = Digest::of(&config);
     let mut manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
@@ -67,7 +81,7 @@ pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments
         .layers(
             blobs
                 .iter()
-                .map(|b| descriptor(MediaType::from(b.media_type.as_str()), b.size, &b.digest))
+                .map(layer_descriptor)
                 .collect::<Result<Vec<_>>>()?,
         )
         .build()?;
@@ -147,7 +161,22 @@ fn descriptor(media_type: MediaType, size: u64, digest: &Digest) -> Result<Descr
     Ok(Descriptor::new(media_type, size, oci_digest(digest)?))
 }
 
-fn image_config(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<serde_json::Value> {
+fn layer_descriptor(blob: &LayerBlob) -> Result<Descriptor> {
+    let mut descriptor = descriptor(
+        MediaType::from(blob.media_type.as_str()),
+        blob.size,
+        &blob.digest,
+    )?;
+    if let Some(settings) = &blob.settings {
+        descriptor.set_annotations(Some(HashMap::from([(
+            SETTINGS_ANNOTATION.to_owned(),
+            settings.clone(),
+        )])));
+    }
+    Ok(descriptor)
+}
+
+fn image_config(plan: &ImagePlan, diff_ids: &[Digest]) -> Result<serde_json::Value> {
     let spec = &plan.spec;
     let created = spec.created.rfc3339();
     let own_history = plan
@@ -175,12 +204,7 @@ fn image_config(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<serde_json::Val
         .rootfs(
             RootFsBuilder::default()
                 .typ("layers")
-                .diff_ids(
-                    blobs
-                        .iter()
-                        .map(|b| b.diff_id.to_string())
-                        .collect::<Vec<_>>(),
-                )
+                .diff_ids(diff_ids.iter().map(Digest::to_string).collect::<Vec<_>>())
                 .build()?,
         );
     if let Some(variant) = &spec.variant {

@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::base_image::{BaseConfig, BaseImage, BaseLayer};
 use crate::closure::{ClosureGraph, NodeId};
-use crate::compress::Compressor;
+use crate::compress::Encoding;
 use crate::layering::previous::PreviousLayers;
 use crate::layering::{self, StoreLayer};
 use crate::perms::{EntryRules, PermRule};
 use crate::rootfs::RootTree;
-use crate::spec::{ImageSpec, Timestamp};
+use crate::spec::{Delivery, ImageSpec, Timestamp};
 use crate::store_path::{self, StorePath};
 use crate::tar_format::EntryAttrs;
 
@@ -154,8 +154,7 @@ impl ImagePlan {
             owner: (spec.uid, spec.gid, &spec.uname, &spec.gname),
             mtime,
             perms: &self.perms,
-            compressor: spec.compressor,
-            level: spec.compressor.effective_level(spec.compression_level),
+            encoding: spec.encoding(Delivery::Kept),
         })
     }
 }
@@ -169,8 +168,8 @@ struct WrittenWith<'a> {
     owner: (u32, u32, &'a str, &'a str),
     mtime: u64,
     perms: &'a [PermRule],
-    compressor: Compressor,
-    level: i32,
+    /// How a registry receives the layers.
+    encoding: Encoding,
 }
 
 /// The merged `/` of the customisation layer and of each explicit layer.
@@ -378,6 +377,7 @@ fn store_layer(graph: &ClosureGraph, group: StoreLayer) -> LayerPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compress::Compressor;
     use crate::digest::Digest;
     use crate::rootfs::RootEntry;
     use crate::spec::{ExplicitLayer, LayeringStrategy};
@@ -491,7 +491,7 @@ mod tests {
                 ..spec(10)
             },
             ImageSpec {
-                compressor: Compressor::Zstd,
+                compressor: Some(Compressor::Zstd),
                 ..spec(10)
             },
         ];
@@ -516,6 +516,7 @@ mod tests {
                     digest: Digest::of(bytes),
                     size: bytes.len() as u64,
                     media_type: Compressor::None.media_type().to_owned(),
+                    settings: None,
                 },
             }),
             reason: "base image layer".into(),

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::accounts::{Group, User};
-use crate::compress::Compressor;
+use crate::compress::{Compressor, Encoding};
 use crate::perms::PermRule;
 use crate::reference;
 
@@ -66,8 +66,9 @@ pub struct ImageSpec {
     /// Store paths to leave out of the image: store paths, or regular
     /// expressions matched against whole store paths.
     pub exclude_paths: Vec<String>,
-    /// How layers are compressed.
-    pub compressor: Compressor,
+    /// How layers are compressed; when `None`, as suits where they go (see
+    /// [`Delivery`]).
+    pub compressor: Option<Compressor>,
     /// The compressor's level (gz 0–9, zstd 1–19); its default when `None`.
     pub compression_level: Option<i32>,
     /// What the image is written as.
@@ -93,6 +94,27 @@ pub struct ImageSpec {
     /// `includeNixDB`) make the customisation layer, in a derivation of
     /// their own that the image derivation names.
     pub root_commands: bool,
+}
+
+/// Where an image's layers go, which decides how they are compressed when
+/// the spec does not say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Kept as blobs: the archive in the store, a registry: gzip, which
+    /// every registry and engine takes.
+    Kept,
+    /// Unpacked at once: a stream, a load into an engine: uncompressed, as
+    /// nixpkgs' stream is, since compressing would be undone straight away.
+    Unpacked,
+}
+
+impl Delivery {
+    pub fn default_compressor(self) -> Compressor {
+        match self {
+            Delivery::Kept => Compressor::Gz,
+            Delivery::Unpacked => Compressor::None,
+        }
+    }
 }
 
 /// What an image is written as.
@@ -143,7 +165,7 @@ impl Default for ImageSpec {
             store_paths: Vec::new(),
             layers: Vec::new(),
             exclude_paths: Vec::new(),
-            compressor: Compressor::default(),
+            compressor: None,
             compression_level: None,
             format: ImageFormat::default(),
             annotations: BTreeMap::new(),
@@ -201,13 +223,22 @@ impl ImageSpec {
         if self.os.is_empty() {
             bail!("os must not be empty");
         }
-        self.compressor.check_level(self.compression_level)?;
+        self.compressor
+            .unwrap_or(Delivery::Kept.default_compressor())
+            .check_level(self.compression_level)?;
         for rule in &self.perms {
             if rule.uname.is_none() && rule.gname.is_none() {
                 rule.validate()?;
             }
         }
         self.config.validate()
+    }
+
+    /// How the layers strata writes are compressed on their way to
+    /// `delivery`.
+    pub fn encoding(&self, delivery: Delivery) -> Encoding {
+        let compressor = self.compressor.unwrap_or(delivery.default_compressor());
+        Encoding::new(compressor, self.compression_level)
     }
 
     /// Fills in the tag, the architecture and the timestamps ("now" becomes

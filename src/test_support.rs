@@ -51,6 +51,7 @@ fn graph_of<'a, R: Iterator<Item = &'a str>>(
 ) -> ClosureGraph {
     let records = nodes
         .map(|(name, size, refs)| PathRecord {
+            nar_hash: None,
             path: store_path(name),
             nar_size: Some(size),
             references: refs.map(store_path).collect(),

@@ -99,31 +99,50 @@ fn builds_from_store_paths_asking_nix_store_for_the_closure() {
 fn describe_then_stream_gives_the_archive_build_gives() {
     let busybox = nix_build("busybox");
     let dir = tempfile::tempdir().unwrap();
-    let image = |subcommand: &str, out: &Path| {
-        run(Command::new(strata_binary())
-            .args([
-                subcommand,
-                "--name",
-                "streamed",
-                "--contents",
-                &busybox,
-                "-o",
-            ])
-            .arg(out));
+    let image = |subcommand: &str, compressor: Option<&str>, out: &Path| {
+        let mut command = Command::new(strata_binary());
+        command.args([subcommand, "--name", "streamed", "--contents", &busybox]);
+        if let Some(compressor) = compressor {
+            command.args(["--compressor", compressor]);
+        }
+        run(command.arg("-o").arg(out));
     };
+    let stream = |description: &Path| {
+        let output = output_of(Command::new(strata_binary()).arg("stream").arg(description));
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    };
+    // Told how to compress, the stream is the archive, byte for byte.
     let archive = dir.path().join("built.tar");
     let description = dir.path().join("description.json");
-    image("build", &archive);
-    image("describe", &description);
-    let streamed = dir.path().join("streamed.tar");
-    let status = Command::new(strata_binary())
-        .arg("stream")
-        .arg(&description)
-        .stdout(fs::File::create(&streamed).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(fs::read(&streamed).unwrap() == fs::read(&archive).unwrap());
+    image("build", None, &archive);
+    image("describe", Some("gz"), &description);
+    assert!(stream(&description) == fs::read(&archive).unwrap());
+    // Not told, it carries the same tars uncompressed.
+    image("describe", None, &description);
+    let uncompressed = dir.path().join("uncompressed.tar");
+    fs::write(&uncompressed, stream(&description)).unwrap();
+    let (kept, streamed) = (oci_manifest(&archive), oci_manifest(&uncompressed));
+    for (kept, streamed) in kept["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(streamed["layers"].as_array().unwrap())
+    {
+        assert_eq!(
+            kept["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(
+            streamed["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar"
+        );
+    }
+    assert_eq!(
+        skopeo_config(&archive)["rootfs"],
+        skopeo_config(&uncompressed)["rootfs"],
+        "the same tars"
+    );
 }
 
 #[test]
@@ -168,4 +187,86 @@ fn builds_explicit_layers_given_in_a_spec_by_hand() {
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     assert_eq!(plan["layers"][0]["reason"], "explicit layer 1");
     assert_eq!(plan["layers"][0]["paths"], serde_json::json!([tree]));
+}
+
+/// A closure file of `paths` (no references) with their NAR hashes and
+/// sizes, as exportReferencesGraph writes it.
+fn closure_with_hashes(dir: &Path, paths: &[&str]) -> std::path::PathBuf {
+    let records: Vec<serde_json::Value> = paths
+        .iter()
+        .map(|path| {
+            let query = |what: &str| {
+                run(Command::new("nix-store").args(["--query", what, path]))
+                    .trim()
+                    .to_owned()
+            };
+            serde_json::json!({
+                "path": path,
+                "narHash": query("--hash"),
+                "narSize": query("--size").parse::<u64>().unwrap(),
+                "references": [],
+            })
+        })
+        .collect();
+    let file = dir.join("closure.json");
+    fs::write(&file, serde_json::to_string(&records).unwrap()).unwrap();
+    file
+}
+
+#[test]
+fn a_new_version_takes_unchanged_layers_from_the_previous_description_unread() {
+    let (busybox, tree) = (nix_build("busybox"), nix_build("tree"));
+    let dir = tempfile::tempdir().unwrap();
+    let closure = closure_with_hashes(dir.path(), &[&busybox, &tree]);
+    let describe = |out: &Path, previous: Option<&Path>| -> serde_json::Value {
+        let mut command = Command::new(strata_binary());
+        command
+            .args(["describe", "--name", "versions", "--contents", &busybox])
+            .args(["--contents", &tree, "--closure"])
+            .arg(&closure);
+        if let Some(previous) = previous {
+            command.arg("--previous-plan").arg(previous);
+        }
+        run(command.arg("-o").arg(out));
+        serde_json::from_slice(&fs::read(out).unwrap()).unwrap()
+    };
+    let v1 = describe(&dir.path().join("v1.json"), None);
+    let layers = v1["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "busybox, tree, customisation");
+    assert!(
+        layers[..2].iter().all(|l| l["source"].is_string()),
+        "{layers:?}"
+    );
+    let v2 = describe(
+        &dir.path().join("v2.json"),
+        Some(&dir.path().join("v1.json")),
+    );
+    assert_eq!(v2["layers"], v1["layers"]);
+
+    // A previous description that lies about a layer: its diff_id is taken
+    // unread, and the stream that regenerates the layer finds it out.
+    let mut lying = v1.clone();
+    let lie = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    lying["layers"][0]["diffId"] = lie.into();
+    let lying_file = dir.path().join("lying.json");
+    fs::write(&lying_file, lying.to_string()).unwrap();
+    let v2 = describe(&dir.path().join("v2-lied-to.json"), Some(&lying_file));
+    assert_eq!(v2["layers"][0]["diffId"], lie);
+    let streamed = output_of(
+        Command::new(strata_binary())
+            .arg("stream")
+            .arg(dir.path().join("v2-lied-to.json")),
+    );
+    let stderr = String::from_utf8_lossy(&streamed.stderr);
+    assert!(!streamed.status.success());
+    assert!(
+        stderr.contains("layer 1 no longer matches its recorded digest")
+            && stderr.contains(&busybox),
+        "{stderr}"
+    );
+    let end = &streamed.stdout[streamed.stdout.len().saturating_sub(4096)..];
+    assert!(
+        !String::from_utf8_lossy(end).contains("manifest.json"),
+        "the stream stopped before the archive's index"
+    );
 }

@@ -64,7 +64,7 @@ fn docker_inspect_and_history_show_the_config_and_every_layer() {
 
 #[test]
 fn a_stream_piped_into_docker_load_runs() {
-    let script = nix_build("streams.script");
+    let script = nix_build("uncompressed-streams.script");
     let docker = DockerEngine::start();
     let mut stream = Command::new(&script)
         .stdout(Stdio::piped())
@@ -116,4 +116,49 @@ fn docker_build_runs_a_step_on_a_strata_image() {
         Engine::Docker(docker).run("on-strata:built", &[], &[]),
         "built on /bin/sh\n"
     );
+}
+
+#[test]
+fn a_layer_that_changed_since_it_was_described_is_never_loaded() {
+    // Nix never changes a store path; the test does, by hand, to one it made.
+    let store_path = "/nix/store/33333333333333333333333333333333-changes-after-describe";
+    let _ = fs::remove_dir_all(store_path);
+    fs::create_dir_all(store_path).unwrap();
+    fs::write(format!("{store_path}/data"), "as described").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let describe = |compressor: &str| {
+        let description = dir.path().join(format!("{compressor}.json"));
+        run(Command::new(strata_binary())
+            .args(["describe", "--name", "changing", "--compressor", compressor])
+            .arg("--closure")
+            .arg(closure_file(dir.path(), &[store_path]))
+            .arg("-o")
+            .arg(&description)
+            .arg(store_path));
+        description
+    };
+    let descriptions = [describe("none"), describe("gz")];
+    fs::write(format!("{store_path}/data"), "changed later").unwrap();
+
+    let docker = DockerEngine::start();
+    for description in &descriptions {
+        let loaded = output_of(
+            Command::new(strata_binary())
+                .arg("docker-load")
+                .arg(description)
+                .arg("--socket")
+                .arg(&docker.socket),
+        );
+        let stderr = String::from_utf8_lossy(&loaded.stderr);
+        assert!(!loaded.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("no longer matches its recorded digest") && stderr.contains(store_path),
+            "{stderr}"
+        );
+        let streamed = output_of(Command::new(strata_binary()).arg("stream").arg(description));
+        assert!(!streamed.status.success());
+    }
+    fs::remove_dir_all(store_path).unwrap();
+    let images = run(docker.docker().args(["images", "-q", "changing"]));
+    assert_eq!(images.trim(), "", "nothing was tagged");
 }

@@ -172,22 +172,55 @@ fn build_image_makes_one_store_layer_and_a_root_layer() {
     });
 }
 
+/// Runs a stream script into a file in `dir`.
+fn streamed_to_file(script: &str, dir: &Path) -> std::path::PathBuf {
+    let streamed = dir.join("streamed.tar");
+    let status = Command::new(script)
+        .stdout(fs::File::create(&streamed).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script} failed");
+    streamed
+}
+
 #[test]
 fn stream_scripts_write_the_stored_archives_byte_for_byte() {
     for name in ["busybox", "script", "web", "many-paths"] {
         let archive = nix_build(&format!("images.{name}"));
-        let script = nix_build(&format!("streams.{name}"));
         let work = tempfile::tempdir().unwrap();
-        let streamed = work.path().join("streamed.tar");
-        let status = Command::new(&script)
-            .stdout(fs::File::create(&streamed).unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{script} failed");
+        let streamed = streamed_to_file(&nix_build(&format!("streams.{name}")), work.path());
         assert!(
             fs::read(&streamed).unwrap() == fs::read(&archive).unwrap(),
-            "the stream of {name} differs from its archive"
+            "the stream of {name}, told to compress with gz, differs from its archive"
         );
+    }
+}
+
+#[test]
+fn streams_carry_the_same_tars_uncompressed_by_default() {
+    for name in ["busybox", "script", "web", "many-paths"] {
+        let archive = nix_build(&format!("images.{name}"));
+        let work = tempfile::tempdir().unwrap();
+        let script = nix_build(&format!("uncompressed-streams.{name}"));
+        let streamed = streamed_to_file(&script, work.path());
+        assert_eq!(
+            layer_media_types(streamed.to_str().unwrap()),
+            BTreeSet::from(["application/vnd.oci.image.layer.v1.tar".to_owned()]),
+            "{name}"
+        );
+        assert_eq!(
+            skopeo_config(&streamed),
+            skopeo_config(Path::new(&archive)),
+            "{name}: the config names the same tars"
+        );
+        if name == "busybox" {
+            in_every_engine(&[&streamed], |engine| {
+                assert_eq!(
+                    engine.run("busybox:latest", &[], &["echo", "loaded"]),
+                    "loaded\n"
+                );
+            });
+        }
     }
 }
 

@@ -205,12 +205,20 @@ fn copy_to_registry(image: &str) -> PathBuf {
     program(image, "copyToRegistry", "copy-to-registry")
 }
 
-/// The manifest digest recorded in an image's description.
+/// The manifest digest of an image stored as an archive: a push of the
+/// same image must make that manifest.
 fn manifest_digest(image: &str) -> String {
-    let description = nix_build(&format!("pushed.{image}.description"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(description).unwrap()).unwrap();
-    json["manifestDigest"].as_str().unwrap().to_owned()
+    let archive = nix_build(&format!("pushed.{image}-archive"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&archive_file(Path::new(&archive), "index.json")).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+/// The cache of compressed digests the pushes of this test process share,
+/// so that no push reads or fills the user's own.
+fn shared_cache() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 fn skopeo_inspect(reference: &str, creds: Option<&str>) -> std::process::Output {
@@ -224,10 +232,16 @@ fn skopeo_inspect(reference: &str, creds: Option<&str>) -> std::process::Output 
 }
 
 fn push(program: &Path, args: &[&str]) -> std::process::Output {
+    push_with_cache(program, args, shared_cache())
+}
+
+/// A push whose cache of compressed digests is in `cache`.
+fn push_with_cache(program: &Path, args: &[&str], cache: &Path) -> std::process::Output {
     output_of(
         Command::new(program)
             .args(args)
-            .env_remove("STRATA_REGISTRY_CREDS"),
+            .env_remove("STRATA_REGISTRY_CREDS")
+            .env("XDG_CACHE_HOME", cache),
     )
 }
 
@@ -296,6 +310,84 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
             "in dockerd"
         );
     }
+}
+
+/// The digest of the manifest `reference` names in the registry.
+fn pushed_manifest_digest(reference: &str) -> String {
+    let manifest = skopeo_inspect(reference, None);
+    assert_succeeded(&manifest, &[]);
+    format!("sha256:{}", sha256_hex(&manifest.stdout))
+}
+
+#[test]
+fn one_manifest_however_the_compressed_digests_are_found() {
+    let registry = Registry::start(None);
+    let program = copy_to_registry("v1");
+    let stored = manifest_digest("v1");
+    let reference = |repository: &str| format!("{}/{repository}:v1", registry.address());
+
+    // A cold cache: every layer is compressed as it is uploaded.
+    let cache = tempfile::tempdir().unwrap();
+    let cold = push_with_cache(&program, &[&reference("cold")], cache.path());
+    assert_succeeded(&cold, &["5 blobs uploaded"]);
+    assert_eq!(pushed_manifest_digest(&reference("cold")), stored);
+
+    // The cache, warm now, names the digests; another repository lacks the
+    // blobs, so they are uploaded all the same.
+    let warm = push_with_cache(&program, &[&reference("warm")], cache.path());
+    assert_succeeded(&warm, &["5 blobs uploaded"]);
+    assert_eq!(pushed_manifest_digest(&reference("warm")), stored);
+
+    // No cache: the tag's own manifest names every layer's blob, so nothing
+    // is compressed or sent.
+    let empty = tempfile::tempdir().unwrap();
+    let uploads = registry.blob_uploads();
+    let derived = push_with_cache(&program, &[&reference("cold")], empty.path());
+    assert_succeeded(&derived, &["0 blobs uploaded", "5 already there"]);
+    assert_eq!(registry.blob_uploads(), uploads);
+    assert_eq!(pushed_manifest_digest(&reference("cold")), stored);
+
+    // A cache that names blobs the registry does not have: they are
+    // compressed and uploaded, to the same manifest.
+    let blobs = cache.path().join("strata/blobs");
+    for entry in std::fs::read_dir(&blobs).unwrap() {
+        let path = entry.unwrap().path();
+        let mut recorded: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        recorded["digest"] =
+            format!("sha256:{}", sha256_hex(path.to_str().unwrap().as_bytes())).into();
+        std::fs::write(&path, recorded.to_string()).unwrap();
+    }
+    let misled = push_with_cache(&program, &[&reference("misled")], cache.path());
+    assert_succeeded(&misled, &["5 blobs uploaded"]);
+    assert_eq!(pushed_manifest_digest(&reference("misled")), stored);
+}
+
+#[test]
+fn a_new_tag_learns_the_unchanged_layers_from_the_previous_versions_tag() {
+    let registry = Registry::start(None);
+    let v1 = format!("{}/app:v1", registry.address());
+    let v2 = format!("{}/app:v2", registry.address());
+    let first = push_with_cache(
+        &copy_to_registry("v1"),
+        &[&v1],
+        tempfile::tempdir().unwrap().path(),
+    );
+    assert_succeeded(&first, &["5 blobs uploaded"]);
+
+    // Version 2 keeps version 1's description as previousPlan; pushed to
+    // a tag of its own with no cache, it learns from tag v1 what busybox's
+    // and tree's layers compress to, and sends neither.
+    let work = tempfile::tempdir().unwrap();
+    let previous = work.path().join("app-v1.json");
+    std::fs::copy(nix_build("pushed.v1.description"), &previous).unwrap();
+    let mut build = nix_build_command("pushed.v2-after-v1.copyToRegistry");
+    build.arg("--arg").arg("previousPlan").arg(&previous);
+    let program = Path::new(run(&mut build).trim()).join("bin/copy-to-registry");
+    let uploads = registry.blob_uploads();
+    let second = push_with_cache(&program, &[&v2], tempfile::tempdir().unwrap().path());
+    assert_succeeded(&second, &["3 blobs uploaded", "2 already there"]);
+    assert_eq!(registry.blob_uploads(), uploads + 3);
 }
 
 #[test]
@@ -632,7 +724,10 @@ fn a_layer_that_no_longer_matches_its_digest_is_never_pushed() {
     // strata cut the upload short: the registry never got to judge the bytes
     // (it would have refused them as "digest invalid").
     let log = std::fs::read_to_string(registry.log_path()).unwrap();
-    assert!(log.contains("client disconnected during blob PUT"), "{log}");
+    assert!(
+        log.contains("client disconnected during blob PATCH"),
+        "{log}"
+    );
     assert!(!log.contains("digest invalid"), "{log}");
 }
 

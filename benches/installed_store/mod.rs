@@ -80,6 +80,7 @@ impl BuiltStore {
         records
             .into_iter()
             .map(|r| PathRecord {
+                nar_hash: None,
                 nar_size: Some(self.sizes[&r.path]),
                 path: in_store(&r.path),
                 references: r.references.iter().map(|p| in_store(p)).collect(),
@@ -93,6 +94,7 @@ impl BuiltStore {
         let new: Vec<PathRecord> = new_paths(v1, v2)
             .into_iter()
             .map(|r| PathRecord {
+                nar_hash: None,
                 references: Vec::new(),
                 ..r.clone()
             })
@@ -150,7 +152,7 @@ impl BuiltStore {
             .zip(&description.plan.layers)
             .map(|(layer, planned)| {
                 (
-                    layer.digest.to_string(),
+                    layer.diff_id.to_string(),
                     layer.size,
                     planned.paths.iter().map(|p| p.to_string()).collect(),
                 )

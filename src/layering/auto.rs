@@ -195,6 +195,7 @@ mod tests {
     #[test]
     fn closures_without_sizes_are_refused() {
         let records = vec![PathRecord {
+            nar_hash: None,
             path: store_path("x"),
             nar_size: None,
             references: vec![],

@@ -223,6 +223,7 @@ mod tests {
         use crate::closure::PathRecord;
         use crate::test_support::store_path;
         let record = |name: String, references: Vec<String>| PathRecord {
+            nar_hash: None,
             path: store_path(&name),
             nar_size: Some(4096),
             references: references.iter().map(|r| store_path(r)).collect(),
@@ -300,6 +301,7 @@ mod tests {
                     .prop_map(move |(edges, sizes)| {
                         (0..n)
                             .map(|i| PathRecord {
+                                nar_hash: None,
                                 path: store_path(&format!("p{i}")),
                                 nar_size: Some(sizes[i]),
                                 references: (i + 1..n)
@@ -374,6 +376,7 @@ mod tests {
                 .iter()
                 .filter(|r| !unplanned.contains(&r.path[44..]))
                 .map(|r| PathRecord {
+                    nar_hash: None,
                     references: r
                         .references
                         .iter()

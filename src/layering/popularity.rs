@@ -248,11 +248,13 @@ mod tests {
     fn cycles_are_reported() {
         let records = vec![
             PathRecord {
+                nar_hash: None,
                 path: test_store_path("a"),
                 nar_size: None,
                 references: vec![test_store_path("b")],
             },
             PathRecord {
+                nar_hash: None,
                 path: test_store_path("b"),
                 nar_size: None,
                 references: vec![test_store_path("a")],

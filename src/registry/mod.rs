@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use ureq::http::{Response, StatusCode};
 use ureq::{Agent, Body, SendBody};
@@ -87,16 +87,35 @@ impl Client {
         format!("{}/v2/{}/{path}", self.base, self.repository)
     }
 
-    /// Whether the repository has the blob.
-    pub fn has_blob(&self, digest: &Digest) -> Result<bool> {
+    /// The same registry's repository `repository`, with the same
+    /// credentials.
+    pub fn for_repository(&self, repository: &str) -> Self {
+        Self {
+            agent: self.agent.clone(),
+            base: self.base.clone(),
+            repository: repository.to_owned(),
+            credentials: self.credentials.clone(),
+            authorization: Mutex::new(None),
+        }
+    }
+
+    /// The size of the blob, when the repository has it.
+    pub fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
         let response = self.request(
             "HEAD",
             &self.url(&format!("blobs/{digest}")),
             &Payload::Empty,
         )?;
         match response.status() {
-            StatusCode::OK => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::OK => Ok(Some(
+                response
+                    .headers()
+                    .get("Content-Length")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .with_context(|| format!("the registry named no size for blob {digest}"))?,
+            )),
+            StatusCode::NOT_FOUND => Ok(None),
             _ => Err(unexpected(response, &format!("checking blob {digest}"))),
         }
     }
@@ -150,19 +169,84 @@ impl Client {
         })
     }
 
+    /// Uploads a blob whose digest is known only once its bytes are sent:
+    /// `body` gives them, in one streamed `PATCH`, and `digest_of`, given
+    /// the body once it has ended, the digest the closing `PUT` names. The
+    /// body fails (so the upload is never completed) if its bytes are not
+    /// what they should be. Retried from the start on failures that may
+    /// pass; returns the digest.
+    pub fn upload_streamed<R: Read>(
+        &self,
+        mut body: impl FnMut() -> Result<R>,
+        mut digest_of: impl FnMut(R) -> Result<Digest>,
+    ) -> Result<Digest> {
+        retrying("uploading a blob", || {
+            let response =
+                match self.attempt("POST", &self.url("blobs/uploads/"), &Payload::Empty)? {
+                    Ok(response) => response,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+            if response.status() != StatusCode::ACCEPTED {
+                return Ok(Err(unexpected(response, "starting an upload")));
+            }
+            let location = upload_location(&self.base, &response)?;
+            let mut reader = body()?;
+            let sent = self
+                .authorized(self.agent.patch(&location))
+                .header("Content-Type", "application/octet-stream")
+                .send(SendBody::from_reader(&mut reader));
+            let response = match sent {
+                Ok(response) if response.status() == StatusCode::ACCEPTED => response,
+                Ok(response) if response.status().is_server_error() => {
+                    return Err(unexpected(response, "sending a blob"));
+                }
+                Ok(response) => return Ok(Err(unexpected(response, "sending a blob"))),
+                Err(error) => return Err(anyhow::Error::new(error)),
+            };
+            let location = upload_location(&self.base, &response)?;
+            let digest = digest_of(reader)?;
+            let separator = if location.contains('?') { '&' } else { '?' };
+            let url = format!("{location}{separator}digest={digest}");
+            let completed = self.authorized(self.agent.put(&url)).send_empty();
+            match completed {
+                Ok(response) if response.status() == StatusCode::CREATED => Ok(Ok(digest)),
+                Ok(response) if response.status().is_server_error() => {
+                    Err(unexpected(response, "completing an upload"))
+                }
+                Ok(response) => Ok(Err(unexpected(response, "completing an upload"))),
+                Err(error) => Err(anyhow::Error::new(error)),
+            }
+        })
+    }
+
     /// The manifest `digest`, its bytes checked against it, and its media
     /// type.
     pub fn get_manifest(&self, digest: &Digest) -> Result<(Vec<u8>, String)> {
-        let url = self.url(&format!("manifests/{digest}"));
-        retrying(&format!("fetching manifest {digest}"), || {
+        let (bytes, media_type) = self
+            .find_manifest(&digest.to_string())?
+            .with_context(|| format!("fetching manifest {digest}: the registry has none"))?;
+        if Digest::of(&bytes) != *digest {
+            bail!("the registry sent a manifest that does not match {digest}");
+        }
+        Ok((bytes, media_type))
+    }
+
+    /// The manifest `reference` (a tag or a digest) names and its media
+    /// type; `None` when the repository has no such manifest.
+    pub fn find_manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let url = self.url(&format!("manifests/{reference}"));
+        retrying(&format!("fetching manifest {reference}"), || {
             let mut response = match self.attempt("GET", &url, &Payload::Accept(MANIFEST_TYPES))? {
                 Ok(response) => response,
                 Err(refused) => return Ok(Err(refused)),
             };
+            if response.status() == StatusCode::NOT_FOUND {
+                return Ok(Ok(None));
+            }
             if response.status() != StatusCode::OK {
                 return Ok(Err(unexpected(
                     response,
-                    &format!("fetching manifest {digest}"),
+                    &format!("fetching manifest {reference}"),
                 )));
             }
             let media_type = response
@@ -184,12 +268,35 @@ impl Client {
                     .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
                     .unwrap_or_default(),
             };
-            if Digest::of(&bytes) != *digest {
-                return Ok(Err(anyhow::anyhow!(
-                    "the registry sent a manifest that does not match {digest}"
+            Ok(Ok(Some((bytes, media_type))))
+        })
+    }
+
+    /// Blob `digest`, of at most `limit` bytes, its bytes checked.
+    pub fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        let url = self.url(&format!("blobs/{digest}"));
+        retrying(&format!("fetching blob {digest}"), || {
+            let mut response = match self.attempt("GET", &url, &Payload::Empty)? {
+                Ok(response) => response,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if response.status() != StatusCode::OK {
+                return Ok(Err(unexpected(
+                    response,
+                    &format!("fetching blob {digest}"),
                 )));
             }
-            Ok(Ok((bytes, media_type)))
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_vec()?;
+            if Digest::of(&bytes) != *digest {
+                return Ok(Err(anyhow::anyhow!(
+                    "the registry sent blob {digest} with other bytes"
+                )));
+            }
+            Ok(Ok(bytes))
         })
     }
 

@@ -20,6 +20,8 @@ let
     name = "on-base";
     tag = "test";
     fromImage = base;
+    # Said, not defaulted: the stream then writes the archive's bytes.
+    compressor = "gz";
     contents = [ greeter ];
     # Added to the base's accounts; the base's names resolve.
     users.alice.uid = 1000;

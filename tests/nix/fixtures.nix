@@ -109,18 +109,17 @@ let
       printf '#!/bin/sh\necho "app ${version}"\n' > $out/bin/app
       chmod +x $out/bin/app
     '';
-  appImage =
-    version:
-    lib.streamLayeredImage {
-      name = "app";
-      tag = version;
-      contents = [
-        busybox
-        tree
-        (app version)
-      ];
-      config.Cmd = [ "/bin/app" ];
-    };
+  appArgs = version: {
+    name = "app";
+    tag = version;
+    contents = [
+      busybox
+      tree
+      (app version)
+    ];
+    config.Cmd = [ "/bin/app" ];
+  };
+  appImage = imageFunction: version: imageFunction (appArgs version);
   # An image in two versions: the greeter changes, and version 2 adds a
   # tool with a library of its own and keeps the plan of version 1.
   versionedImage =
@@ -181,9 +180,13 @@ in
   # Images for the push tests, as stream scripts: nothing in the store is
   # an archive.
   pushed = {
-    v1 = appImage "v1";
-    v2 = appImage "v2";
+    v1 = appImage lib.streamLayeredImage "v1";
+    v2 = appImage lib.streamLayeredImage "v2";
     zstd = lib.streamLayeredImage (zstdImage // { name = "app-zstd"; });
+    # Version 1 stored: the manifest a push of it makes is this archive's.
+    v1-archive = appImage lib.buildLayeredImage "v1";
+    # Version 2, described with version 1's description as previousPlan.
+    v2-after-v1 = lib.streamLayeredImage ((appArgs "v2") // { inherit previousPlan; });
   };
   clash-one = builtins.elemAt clashing 0;
   clash-two = builtins.elemAt clashing 1;
@@ -328,8 +331,16 @@ in
     v2 = versionedImage "2";
   };
 
-  # The same examples as stream scripts: their output must equal the archives.
+  # The examples as stream scripts, told to compress as the archives do:
+  # their output must equal the archives.
   streams = import ../../examples {
+    lib = lib // {
+      buildLayeredImage = args: lib.streamLayeredImage (args // { compressor = "gz"; });
+    };
+    inherit busybox system;
+  };
+  # And as they are by default: the same tars, uncompressed.
+  uncompressed-streams = import ../../examples {
     lib = lib // {
       buildLayeredImage = lib.streamLayeredImage;
     };
