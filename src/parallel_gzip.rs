@@ -16,16 +16,16 @@ use std::io::{self, Write};
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use rayon::prelude::*;
 
-/// The input of one block: big enough that priming and flushing cost
-/// little (under 1% of the size), small enough to spread a layer of a few
-/// MiB over the cores.
-pub const BLOCK: usize = 256 * 1024;
+/// The input of one block: big enough that priming it with the window
+/// (1/32 of its size) and flushing it cost little, small enough to spread a
+/// layer of a few MiB over the cores.
+pub const BLOCK: usize = 1024 * 1024;
 /// What deflate can refer back to: each block is primed with this much of
 /// the input before it.
 const WINDOW: usize = 32 * 1024;
 /// Blocks compressed at once, per thread of the pool: enough that threads
 /// rarely wait for the slowest block of a batch.
-const BLOCKS_PER_THREAD: usize = 4;
+const BLOCKS_PER_THREAD: usize = 2;
 
 /// A gzip header without name, time or flags, OS "unknown", as every
 /// layer strata writes has.

@@ -57,6 +57,18 @@ fn build_by_hand(
     threads: &str,
     layering: &str,
 ) -> Vec<u8> {
+    build_compressed(dir, name, contents, closure, threads, layering, "zstd")
+}
+
+fn build_compressed(
+    dir: &Path,
+    name: &str,
+    contents: &[String],
+    closure: &Path,
+    threads: &str,
+    layering: &str,
+    compressor: &str,
+) -> Vec<u8> {
     let out = dir.join(format!("{name}.tar"));
     let mut command = Command::new(strata_binary());
     command.args(["build", "--name", "by-hand", "--tag", "test"]);
@@ -66,7 +78,7 @@ fn build_by_hand(
         "--layering",
         layering,
         "--compressor",
-        "zstd",
+        compressor,
     ]);
     for content in contents {
         command.arg("--contents").arg(content);
@@ -134,6 +146,66 @@ fn closure_order_format_and_thread_count_do_not_matter() {
             assert!(reference == build("legacy", &legacy, "0"));
         }
     }
+}
+
+#[test]
+fn gz_layers_are_the_same_on_any_thread_count_and_gzip_reads_them() {
+    require("gzip");
+    let dir = tempfile::tempdir().unwrap();
+    let contents = [nix_build("busybox"), nix_build("tree")];
+    let closure = dir.path().join("closure");
+    fs::write(
+        &closure,
+        dump_db_records(&contents).concat().join("\n") + "\n",
+    )
+    .unwrap();
+    let build = |threads: &str| {
+        let name = format!("gz-{threads}");
+        build_compressed(
+            dir.path(),
+            &name,
+            &contents,
+            &closure,
+            threads,
+            "popularity",
+            "gz",
+        );
+        dir.path().join(format!("{name}.tar"))
+    };
+    let reference = build("1");
+    for threads in ["2", "8"] {
+        assert!(
+            same_bytes(&reference, &build(threads)),
+            "gz layers differ between 1 and {threads} threads"
+        );
+    }
+    let manifest = oci_manifest(&reference);
+    let mut largest = 0;
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        let digest = layer["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let blob = dir.path().join(digest);
+        fs::write(
+            &blob,
+            archive_file(&reference, &format!("blobs/sha256/{digest}")),
+        )
+        .unwrap();
+        run(Command::new("gzip").arg("-t").arg(&blob));
+        let unpacked = run(Command::new("gzip").args(["-l", "--quiet"]).arg(&blob));
+        let size: u64 = unpacked.split_whitespace().nth(1).unwrap().parse().unwrap();
+        largest = largest.max(size);
+    }
+    // The blocks are 1 MiB: a layer this large is several of them.
+    assert!(
+        largest > 2 << 20,
+        "no layer spans several blocks ({largest} bytes)"
+    );
 }
 
 /// Files of `root` that share their inode with another name.
