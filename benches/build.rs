@@ -12,18 +12,22 @@
 //! - `tar -c … | pigz` and `tar -c … | zstd -T0`: the same bytes compressed
 //!   on all cores, against strata's gz and zstd layers.
 
+#[allow(
+    dead_code,
+    reason = "shared with the loop benchmark, which uses all of it"
+)]
+mod measure;
 mod rng;
 mod synthetic;
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
-use rayon::prelude::*;
-use sha2::{Digest, Sha256};
+
+use measure::{Measurement, Summary, files_under, measure, raw_pass, summarize};
 
 #[derive(Parser)]
 struct Args {
@@ -47,111 +51,6 @@ struct Args {
     /// Accepted for `cargo bench`, which passes it
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-struct Measurement {
-    wall: Duration,
-    peak_rss_kib: u64,
-}
-
-/// Runs `command` to completion, returning its wall time and peak RSS.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also reports its resource usage"
-)]
-fn measure(command: &mut Command) -> Measurement {
-    let start = Instant::now();
-    let child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, which has not been waited for.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(pid, child.id() as i32, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{command:?} failed with status {status}"
-    );
-    Measurement {
-        wall,
-        peak_rss_kib: usage.ru_maxrss as u64,
-    }
-}
-
-/// Every regular file under `dir`.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            files_under(&entry.path(), out);
-        } else if kind.is_file() {
-            out.push(entry.path());
-        }
-    }
-}
-
-/// The raw pass: read every listed file, hash it, write it out again, on
-/// all threads; each thread has its own hasher and output file.
-fn raw_pass(list: &Path, threads: usize) {
-    let files: Vec<PathBuf> = fs::read_to_string(list)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
-    let out_dir = list.with_extension("raw-out");
-    fs::create_dir_all(&out_dir).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
-        files.par_chunks(64).for_each_init(
-            || {
-                let index = rayon::current_thread_index().unwrap_or(0);
-                let out = fs::File::create(out_dir.join(format!("out-{index}"))).unwrap();
-                (
-                    vec![0u8; 1 << 20],
-                    Sha256::new(),
-                    std::io::BufWriter::with_capacity(1 << 20, out),
-                )
-            },
-            |(buffer, hasher, out), chunk| {
-                for file in chunk {
-                    let mut f = fs::File::open(file).unwrap();
-                    loop {
-                        let n = f.read(buffer).unwrap();
-                        if n == 0 {
-                            break;
-                        }
-                        hasher.update(&buffer[..n]);
-                        out.write_all(&buffer[..n]).unwrap();
-                    }
-                }
-                out.flush().unwrap();
-            },
-        );
-    });
-}
-
-/// The median run, with the fastest and slowest wall times.
-struct Summary {
-    median: Measurement,
-    fastest: Duration,
-    slowest: Duration,
-}
-
-fn summarize(mut values: Vec<Measurement>) -> Summary {
-    values.sort_by_key(|m| m.wall);
-    let (fastest, slowest) = (values[0].wall, values[values.len() - 1].wall);
-    Summary {
-        median: values.swap_remove(values.len() / 2),
-        fastest,
-        slowest,
-    }
 }
 
 fn main() {
