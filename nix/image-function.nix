@@ -137,7 +137,7 @@ let
       if previousPlan == null then
         null
       else if builtins.isAttrs previousPlan then
-        throw "strata: previousPlan must be a file, such as ./image-plan.json (the image's `plan` attribute, built once and copied into your repository), not a derivation"
+        throw "strata: previousPlan must be a file, such as ./image-plan.json (the image's `description` or `plan` attribute, built once and copied into your repository), not a derivation"
       else
         "${builtins.path {
           path = previousPlan;
@@ -149,8 +149,9 @@ let
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
   };
-  # The image description: config, manifest and every layer's paths and
-  # digests. Streams, pushes and loads are made from it.
+  # The image description: the plan, the config, and every layer's diff_id
+  # and size with what it was made from; hashing only, nothing compressed.
+  # Streams, pushes and loads are made from it.
   description = strataDerivation (
     builderAttrs
     // {
