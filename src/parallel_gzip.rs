@@ -24,7 +24,8 @@ pub const BLOCK: usize = 1024 * 1024;
 /// the input before it.
 const WINDOW: usize = 32 * 1024;
 /// Blocks compressed at once, per thread of the pool: enough that threads
-/// rarely wait for the slowest block of a batch.
+/// seldom wait for the slowest block of a batch, few enough that a push of
+/// several blobs at once stays well within 100 MiB.
 const BLOCKS_PER_THREAD: usize = 2;
 
 /// A gzip header without name, time or flags, OS "unknown", as every
