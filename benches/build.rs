@@ -280,24 +280,8 @@ fn generate(args: &Args, work: &Path) {
     let store = synthetic::generate(work, &shape).expect("cannot generate the closure");
     let mut files = Vec::new();
     files_under(&store.store_dir, &mut files);
-    let lines = |items: Vec<String>| items.into_iter().map(|l| l + "\n").collect::<String>();
-    fs::write(
-        work.join("files"),
-        lines(files.iter().map(|f| f.display().to_string()).collect()),
-    )
-    .unwrap();
-    let names = store
-        .paths
-        .iter()
-        .map(|p| {
-            Path::new(&p.path)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    fs::write(work.join("paths"), lines(names)).unwrap();
+    let paths: Vec<&str> = store.paths.iter().map(|p| p.path.as_str()).collect();
+    synthetic::write_lists(work, &files, &paths).unwrap();
     let summary = serde_json::json!({
         "paths": store.paths.len(),
         "files": files.len(),

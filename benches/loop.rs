@@ -581,7 +581,7 @@ fn generate(shape: &synthetic::Shape, work: &Path) {
     let closure: Vec<serde_json::Value> =
         serde_json::from_slice(&fs::read(work.join("closure.json")).unwrap()).unwrap();
     let root = store.paths.last().unwrap().path.clone();
-    let mut app_files = Vec::new();
+    let mut app_path = String::new();
     for version in [1u64, 2] {
         let app = store
             .store_dir
@@ -614,33 +614,20 @@ fn generate(shape: &synthetic::Shape, work: &Path) {
         write(&format!("closure-{version}"), &with_app);
         if version == 2 {
             write("app-2", &[record(Vec::new())]);
-            app_files.push(format!("{app}/bin/app"));
+            app_path = app.clone();
         }
     }
     let mut files = Vec::new();
     for path in &store.paths {
         files_under(Path::new(&path.path), &mut files);
     }
-    let lines = |items: Vec<String>| items.into_iter().map(|l| l + "\n").collect::<String>();
-    let mut file_lines: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    file_lines.extend(app_files);
-    fs::write(work.join("files"), lines(file_lines)).unwrap();
-    let names = store
-        .paths
-        .iter()
-        .map(|p| {
-            Path::new(&p.path)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .chain(["00000000000000000000000000000002-app-2".to_owned()])
-        .collect();
-    fs::write(work.join("paths"), lines(names)).unwrap();
+    files.push(PathBuf::from(format!("{app_path}/bin/app")));
+    let mut paths: Vec<&str> = store.paths.iter().map(|p| p.path.as_str()).collect();
+    paths.push(&app_path);
+    synthetic::write_lists(work, &files, &paths).unwrap();
     let summary = serde_json::json!({
         "paths": store.paths.len() + 1,
-        "files": files.len() + 1,
+        "files": files.len(),
         "bytes": store.total_bytes + APP_BYTES as u64,
     });
     fs::write(work.join("summary.json"), summary.to_string()).unwrap();

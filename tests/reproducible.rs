@@ -48,19 +48,8 @@ fn dump_db_records(contents: &[String]) -> Vec<Vec<String>> {
 }
 
 /// Builds an image of `contents` by hand, from the closure file `closure`,
-/// with zstd layers (whose compressor uses several threads when there are).
+/// its layers compressed by `compressor`.
 fn build_by_hand(
-    dir: &Path,
-    name: &str,
-    contents: &[String],
-    closure: &Path,
-    threads: &str,
-    layering: &str,
-) -> Vec<u8> {
-    build_compressed(dir, name, contents, closure, threads, layering, "zstd")
-}
-
-fn build_compressed(
     dir: &Path,
     name: &str,
     contents: &[String],
@@ -128,7 +117,16 @@ fn closure_order_format_and_thread_count_do_not_matter() {
 
     for layering in ["auto", "popularity"] {
         let build = |name: &str, closure: &Path, threads: &str| {
-            build_by_hand(dir.path(), name, &contents, closure, threads, layering)
+            // zstd, whose compressor uses several threads when there are.
+            build_by_hand(
+                dir.path(),
+                name,
+                &contents,
+                closure,
+                threads,
+                layering,
+                "zstd",
+            )
         };
         let reference = build("forward", &forward, "0");
         assert!(reference == build("reversed", &reversed, "0"), "{layering}");
@@ -161,7 +159,7 @@ fn gz_layers_are_the_same_on_any_thread_count_and_gzip_reads_them() {
     .unwrap();
     let build = |threads: &str| {
         let name = format!("gz-{threads}");
-        build_compressed(
+        build_by_hand(
             dir.path(),
             &name,
             &contents,
@@ -244,7 +242,8 @@ fn hard_links_and_copies_give_the_same_image() {
     )
     .unwrap();
     let linked_path = PathBuf::from(&contents[0]);
-    let build = |name: &str| build_by_hand(dir.path(), name, &contents, &closure, "0", "auto");
+    let build =
+        |name: &str| build_by_hand(dir.path(), name, &contents, &closure, "0", "auto", "zstd");
     let as_found = build("as-found");
 
     break_hard_links(&linked_path);

@@ -174,6 +174,27 @@ pub fn write_closure(file: &Path, paths: &[GeneratedPath]) -> std::io::Result<()
     fs::write(file, serde_json::to_vec(&records)?)
 }
 
+/// Writes the lists the baselines read into `work`: `files`, one file a
+/// line, and `paths`, the base names of `store_paths` (for `tar -C store -T`).
+pub fn write_lists(work: &Path, files: &[PathBuf], store_paths: &[&str]) -> std::io::Result<()> {
+    let lines =
+        |items: &mut dyn Iterator<Item = String>| items.map(|l| l + "\n").collect::<String>();
+    fs::write(
+        work.join("files"),
+        lines(&mut files.iter().map(|f| f.display().to_string())),
+    )?;
+    fs::write(
+        work.join("paths"),
+        lines(&mut store_paths.iter().map(|p| {
+            Path::new(p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })),
+    )
+}
+
 /// A NAR hash for a generated path: unique to the path, as a real one is
 /// to a path's contents, which generated paths never share.
 pub fn stand_in_nar_hash(path: &str) -> String {

@@ -132,6 +132,18 @@ impl Client {
         Ok(response.status() == StatusCode::CREATED)
     }
 
+    /// Opens an upload session; its location, or the registry's refusal.
+    fn start_upload(&self) -> Result<Result<String>> {
+        let response = match self.attempt("POST", &self.url("blobs/uploads/"), &Payload::Empty)? {
+            Ok(response) => response,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if response.status() != StatusCode::ACCEPTED {
+            return Ok(Err(unexpected(response, "starting an upload")));
+        }
+        upload_location(&self.base, &response).map(Ok)
+    }
+
     /// Uploads a blob in one streamed request; `body` gives its bytes and
     /// fails (so the upload is never completed) if they do not match
     /// `digest`. Retried from the start on failures that may pass.
@@ -142,15 +154,10 @@ impl Client {
     ) -> Result<()> {
         // One retry loop around the whole upload: a new session each time.
         retrying(&format!("uploading blob {digest}"), || {
-            let response =
-                match self.attempt("POST", &self.url("blobs/uploads/"), &Payload::Empty)? {
-                    Ok(response) => response,
-                    Err(refused) => return Ok(Err(refused)),
-                };
-            if response.status() != StatusCode::ACCEPTED {
-                return Ok(Err(unexpected(response, "starting an upload")));
-            }
-            let location = upload_location(&self.base, &response)?;
+            let location = match self.start_upload()? {
+                Ok(location) => location,
+                Err(refused) => return Ok(Err(refused)),
+            };
             let separator = if location.contains('?') { '&' } else { '?' };
             let url = format!("{location}{separator}digest={digest}");
             let mut reader = body()?;
@@ -181,15 +188,10 @@ impl Client {
         mut digest_of: impl FnMut(R) -> Result<Digest>,
     ) -> Result<Digest> {
         retrying("uploading a blob", || {
-            let response =
-                match self.attempt("POST", &self.url("blobs/uploads/"), &Payload::Empty)? {
-                    Ok(response) => response,
-                    Err(refused) => return Ok(Err(refused)),
-                };
-            if response.status() != StatusCode::ACCEPTED {
-                return Ok(Err(unexpected(response, "starting an upload")));
-            }
-            let location = upload_location(&self.base, &response)?;
+            let location = match self.start_upload()? {
+                Ok(location) => location,
+                Err(refused) => return Ok(Err(refused)),
+            };
             let mut reader = body()?;
             let sent = self
                 .authorized(self.agent.patch(&location))
