@@ -27,10 +27,11 @@ use std::time::Instant;
 
 use clap::Parser;
 use rng::Rng;
-use strata::closure::{ClosureGraph, PathRecord};
-use strata::layering::previous::PreviousLayers;
-use strata::layering::{store_layers, store_layers_keeping};
-use strata::spec::LayeringStrategy;
+use strata::input::closure::{ClosureGraph, PathRecord};
+use strata::input::spec::LayeringStrategy;
+use strata::plan::layering::previous::PreviousLayers;
+use strata::plan::layering::previous::store_layers_keeping;
+use strata::plan::layering::strategy::store_layers;
 
 #[derive(Parser)]
 struct Args {

@@ -1,44 +1,24 @@
 //! strata builds reproducible, layered OCI and Docker images from Nix
 //! closures.
 //!
-//! Two stages, kept apart: [`plan`] turns a closure and an image spec into an
-//! ordered list of layers (no I/O), and [`emit`] turns a plan into bytes.
+//! One folder per stage of the data flow. Each imports only from the
+//! folders listed after it, never from one listed before:
+//!
+//! - [`cli`]: the commands of the command line;
+//! - [`builder`]: the steps Nix runs strata for, as the builder of the
+//!   library's derivations, and the planning step the commands share;
+//! - [`transport`]: registries, engines and the blob cache;
+//! - [`emit`]: the bytes of layers, archives, OCI documents, descriptions;
+//! - [`plan`]: which layers hold what, decided without writing anything;
+//! - [`input`]: what an image is made from, as read: attributes, closures,
+//!   the spec, base images, customisation outputs;
+//! - [`format`](mod@format): the vocabulary every stage speaks: digests, store paths,
+//!   image references, tar headers, manifests, compression settings.
 
-pub mod accounts;
-pub mod archive;
-pub mod attrs;
-pub mod base_image;
-pub mod blob_cache;
-pub mod closure;
-pub mod commands;
-pub mod compress;
-pub mod customise;
-pub mod description;
-pub mod digest;
+pub mod builder;
+pub mod cli;
 pub mod emit;
-pub mod engine;
-pub mod explain;
-pub mod inputs;
-pub mod known_blobs;
-pub mod layer;
-pub mod layer_source;
-pub mod layering;
-pub mod manifest;
-pub mod nix_builder;
-pub mod nix_store;
-pub mod oci;
-pub mod output;
-pub mod parallel_gzip;
-pub mod perms;
+pub mod format;
+pub mod input;
 pub mod plan;
-pub mod pull;
-pub mod push;
-pub mod reference;
-pub mod registry;
-pub mod rootfs;
-pub mod spec;
-pub mod store_path;
-pub mod stream;
-pub mod tar_format;
-#[cfg(test)]
-mod test_support;
+pub mod transport;

@@ -2,11 +2,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use strata::commands::{self, ImageArgs};
-use strata::engine::Engine;
-use strata::nix_builder::{self, BuilderStep};
-use strata::pull::PullOptions;
-use strata::push::PushOptions;
+use strata::builder::steps::{self, BuilderStep};
+use strata::cli::commands::{self, ImageArgs};
+use strata::transport::engine::Engine;
+use strata::transport::pull::PullOptions;
+use strata::transport::push::PushOptions;
 
 /// Build reproducible, layered OCI and Docker images from Nix closures.
 ///
@@ -227,7 +227,7 @@ fn main() -> ExitCode {
             since,
             json,
         } => commands::explain(image, plan.as_deref(), since.as_deref(), *json),
-        Command::Builder { step } => nix_builder::run(*step),
+        Command::Builder { step } => steps::run(*step),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

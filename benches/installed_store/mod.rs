@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::ValueEnum;
-use strata::closure::PathRecord;
-use strata::description::ImageDescription;
-use strata::spec::LayeringStrategy;
+use strata::emit::description::ImageDescription;
+use strata::input::closure::PathRecord;
+use strata::input::spec::LayeringStrategy;
 
 use crate::rng::Rng;
 use crate::{Universe, new_paths};

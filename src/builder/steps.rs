@@ -1,0 +1,285 @@
+//! strata as the builder of the Nix library's derivations.
+//!
+//! Three steps, one derivation each:
+//! - `spec`: checks the `image` attribute, fills in its defaults (the tag is
+//!   the hash of this output, as in dockerTools) and writes it as JSON. Its
+//!   output refers to every store path the image needs, so its closure is the
+//!   image's closure.
+//! - `archive`: plans from the spec file and its exported closure and writes
+//!   the image archive.
+//! - `describe`: hashes every layer and writes the image description.
+//! - `script`: writes an executable whose interpreter is strata and whose
+//!   text is an image description: running it streams the archive to stdout,
+//!   pushes the image or loads it, as its `command` says.
+//! - `plan`: writes the layering plan, for `strata explain`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+
+use crate::builder::customise;
+use crate::builder::plan_image::{self, Customisation};
+use crate::emit::description::ImageDescription;
+use crate::emit::image;
+use crate::emit::layer_source::EarlierTars;
+use crate::emit::oci::canonical_json;
+use crate::emit::output::{self, OutputMode};
+use crate::format::store_path::StorePath;
+use crate::input::attrs::{self, NixAttrs};
+use crate::input::closure::{self, PathRecord};
+use crate::input::spec::{self, ImageFormat, ImageSpec, ResolveContext};
+use crate::plan::image_plan::ImagePlan;
+use crate::plan::root_tree::{RootEntry, RootTree};
+use crate::transport::pull::{self, PullOptions};
+
+/// The `exportReferencesGraph` key the Nix library exports the closure under.
+const CLOSURE_KEY: &str = "closure";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderStep {
+    /// Check and resolve the `image` attribute into a spec file.
+    Spec,
+    /// Write the image archive.
+    Archive,
+    /// Write the image description (JSON).
+    Describe,
+    /// Write a script that streams, pushes or loads the image.
+    Script,
+    /// Write the layering plan (JSON).
+    Plan,
+    /// Make the customisation root and run the commands in it.
+    Customise,
+    /// Record the modes and owners of the customisation root (run by
+    /// `customise`, under fakeroot).
+    Record,
+    /// Pull an image by digest into an OCI layout (a fixed-output
+    /// derivation).
+    Pull,
+    /// Write a small tree of text files, symlinks and directories (the
+    /// helpers binSh, usrBinEnv, caCertificates, fakeNss).
+    Tree,
+}
+
+pub fn run(step: BuilderStep) -> Result<()> {
+    let attrs = NixAttrs::load()?;
+    let out = attrs.out_path()?;
+    match step {
+        BuilderStep::Spec => {
+            let spec = resolve_spec(&attrs)?;
+            let json = canonical_json(&spec)?;
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
+        }
+        BuilderStep::Archive => {
+            let plan = plan_from_attrs(&attrs)?;
+            image::build_archive(plan, &out, OutputMode::InPlace, attrs::build_threads()?)?;
+            Ok(())
+        }
+        BuilderStep::Plan => {
+            let json = canonical_json(&plan_from_attrs(&attrs)?)?;
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
+        }
+        BuilderStep::Describe => {
+            let records = attrs.closure(CLOSURE_KEY)?;
+            let nar_hashes = closure::nar_hashes(&records);
+            let plan = plan_from_records(&attrs, records)?;
+            let earlier = EarlierTars::of_previous_version(&plan)?;
+            let description =
+                image::describe(plan, attrs::build_threads()?, &nar_hashes, &earlier)?;
+            let json = serde_json::to_vec(&description)?;
+            output::write_file(
+                &out,
+                OutputMode::InPlace,
+                false,
+                |w| Ok(w.write_all(&json)?),
+            )
+        }
+        BuilderStep::Script => write_script(&attrs, &out),
+        BuilderStep::Customise => customise_root(&attrs, &out),
+        BuilderStep::Record => customise::record_to_file(&out, true),
+        BuilderStep::Pull => pull_image(&attrs, &out),
+        BuilderStep::Tree => write_tree(&attrs, &out),
+    }
+}
+
+/// Writes the tree the attributes `files` (path to text), `symlinks` (path
+/// to target) and `directories` (paths) describe; paths are relative.
+fn write_tree(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Tree {
+        #[serde(default)]
+        files: BTreeMap<String, String>,
+        #[serde(default)]
+        symlinks: BTreeMap<String, String>,
+        #[serde(default)]
+        directories: Vec<String>,
+    }
+    let description: Tree = serde_json::from_value(attrs.get("tree")?.clone())
+        .context("`tree` must hold files, symlinks and directories")?;
+    let entries = description
+        .directories
+        .into_iter()
+        .map(|path| (path, RootEntry::Directory(BTreeMap::new())))
+        .chain(
+            description
+                .files
+                .into_iter()
+                .map(|(p, t)| (p, RootEntry::File(t))),
+        )
+        .chain(
+            description
+                .symlinks
+                .into_iter()
+                .map(|(p, t)| (p, RootEntry::Symlink(t))),
+        );
+    let mut tree = RootTree::default();
+    for (path, entry) in entries {
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            bail!("'{path}' must be a relative path inside the tree");
+        }
+        tree.insert(&format!("/{path}"), entry, "the tree entry")?;
+    }
+    output::fill_dir(out, OutputMode::InPlace, |dir| tree.write_to(dir))
+}
+
+/// Pulls `imageName@imageDigest` for `os`/`arch` (the system's unless
+/// given) into an OCI layout.
+fn pull_image(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let (architecture, variant) = if attrs.has("arch") {
+        (attrs.string("arch")?.to_owned(), None)
+    } else {
+        let (architecture, variant) = spec::goarch_of_system(attrs.string("system")?)?;
+        (architecture.to_owned(), variant.map(str::to_owned))
+    };
+    let tls_verify = attrs.get("tlsVerify")?.as_bool().unwrap_or(true);
+    let options = PullOptions {
+        image: format!(
+            "{}@{}",
+            attrs.string("imageName")?,
+            attrs.string("imageDigest")?
+        ),
+        os: attrs.string("os")?.to_owned(),
+        architecture: Some(architecture),
+        variant,
+        tag: attrs.string("finalImageTag")?.to_owned(),
+        credentials: std::env::var("STRATA_REGISTRY_CREDS")
+            .ok()
+            .filter(|c| !c.is_empty()),
+        insecure: !tls_verify,
+    };
+    pull::pull(&options, out, OutputMode::InPlace)
+}
+
+/// Makes the customisation root of the image and runs its commands.
+fn customise_root(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let plan = plan_from_attrs(attrs)?;
+    let optional = |key: &str| -> Result<Option<&str>> {
+        Ok(if attrs.has(key) {
+            Some(attrs.string(key)?)
+        } else {
+            None
+        })
+    };
+    let nix_db = match (optional("nixStore")?, optional("sqlite")?) {
+        (Some(nix_store), Some(sqlite)) => Some((nix_store, sqlite)),
+        _ => None,
+    };
+    let commands = customise::Commands {
+        shell: attrs.string("shell")?,
+        path: optional("commandsPath")?.unwrap_or(""),
+        extra: optional("extraCommands")?.unwrap_or(""),
+        fake_root: optional("fakeRootCommands")?.unwrap_or(""),
+        fakeroot: optional("fakeroot")?,
+        nix_db,
+    };
+    let closure = attrs.get(CLOSURE_KEY)?;
+    output::fill_dir(out, OutputMode::InPlace, |dir| {
+        customise::build(&plan, closure, &commands, dir)
+    })
+}
+
+/// The commands a script may run.
+const SCRIPT_COMMANDS: [&str; 4] = ["stream", "push", "docker-load", "podman-load"];
+
+/// Writes the script: the output itself, or with a `program` attribute the
+/// program `bin/<program>` (for `nix run`).
+fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let command = attrs.string("command")?;
+    if !SCRIPT_COMMANDS.contains(&command) {
+        bail!("unknown script command '{command}'");
+    }
+    let program = if attrs.has("program") {
+        Some(attrs.string("program")?)
+    } else {
+        None
+    };
+    let source = std::path::PathBuf::from(attrs.string("descriptionFile")?);
+    let description = ImageDescription::read(&source)?;
+    if description.plan.spec.format == ImageFormat::OciDir && command != "push" {
+        bail!(
+            "an oci-dir image is a directory in the store; streaming and loading take the docker or oci-archive format"
+        );
+    }
+    let json = serde_json::to_vec(&description)?;
+    let interpreter = attrs.string("interpreter")?;
+    let path = match program {
+        Some(program) => {
+            let bin = out.join("bin");
+            std::fs::create_dir_all(&bin)
+                .with_context(|| format!("cannot create {}", bin.display()))?;
+            bin.join(program)
+        }
+        None => out.to_owned(),
+    };
+    output::write_file(&path, OutputMode::InPlace, true, |w| {
+        writeln!(w, "#!{interpreter} {command}")?;
+        w.write_all(&json)?;
+        Ok(w.write_all(b"\n")?)
+    })
+}
+
+fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {
+    let store_dir = attrs::store_dir();
+    let mut image = attrs.get("image")?.clone();
+    let spec = ImageSpec::from_value(&mut image)?;
+    plan_image::named_store_paths(&spec, &store_dir)?;
+    let out = attrs.out_path()?;
+    let out = StorePath::parse(&out.to_string_lossy(), &store_dir)
+        .context("the output of the spec derivation")?;
+    spec.resolve(&ResolveContext {
+        system: attrs.string("system")?,
+        default_tag: out.hash_part(),
+    })
+}
+
+fn plan_from_attrs(attrs: &NixAttrs) -> Result<ImagePlan> {
+    plan_from_records(attrs, attrs.closure(CLOSURE_KEY)?)
+}
+
+fn plan_from_records(attrs: &NixAttrs, records: Vec<PathRecord>) -> Result<ImagePlan> {
+    let store_dir = attrs::store_dir();
+    let spec_file = attrs.string("specFile")?;
+    let text = std::fs::read_to_string(spec_file)
+        .with_context(|| format!("cannot read the image spec {spec_file}"))?;
+    let spec = ImageSpec::from_json(&text).with_context(|| format!("in {spec_file}"))?;
+    let helper = StorePath::parse(spec_file, &store_dir).context("the spec file")?;
+    // The customisation root the commands made replaces the planned one.
+    let customisation = if attrs.has("customisation") {
+        Customisation::Made(attrs.string("customisation")?)
+    } else if spec.root_commands {
+        Customisation::ForCommands
+    } else {
+        Customisation::Planned
+    };
+    plan_image::plan_image(spec, records, &[helper], &store_dir, customisation)
+}

@@ -1,0 +1,14 @@
+//! Turning a plan into bytes: layer tars, their compression, OCI and Docker
+//! documents, archives and OCI directories, image descriptions, and the
+//! one-pass stream. Every output is written whole or not at all.
+
+pub mod archive;
+pub mod compress;
+pub mod description;
+pub mod image;
+pub mod layer;
+pub mod layer_source;
+pub mod oci;
+pub mod output;
+pub mod parallel_gzip;
+pub mod stream;
