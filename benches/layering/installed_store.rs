@@ -16,8 +16,9 @@ use strata::emit::description::ImageDescription;
 use strata::input::closure::PathRecord;
 use strata::input::spec::LayeringStrategy;
 
+use crate::layering::package_sets::Universe;
+use crate::layering::reship::new_paths;
 use crate::rng::Rng;
-use crate::{Universe, new_paths};
 
 /// A store of real files for images of Debian package sets.
 pub struct BuiltStore {
