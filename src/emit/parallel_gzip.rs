@@ -18,8 +18,6 @@ use rayon::prelude::*;
 
 use crate::format::compression::GZIP_BLOCK;
 
-/// The input of one block (its size is part of the compression settings).
-const BLOCK: usize = GZIP_BLOCK;
 /// What deflate can refer back to: each block is primed with this much of
 /// the input before it.
 const WINDOW: usize = 32 * 1024;
@@ -50,7 +48,7 @@ impl<W: Write> ParallelGzip<W> {
     pub fn new(out: W, level: u32) -> io::Result<Self> {
         let mut out = out;
         out.write_all(&HEADER)?;
-        let batch = BLOCK * BLOCKS_PER_THREAD * rayon::current_num_threads();
+        let batch = GZIP_BLOCK * BLOCKS_PER_THREAD * rayon::current_num_threads();
         Ok(Self {
             out,
             level: Compression::new(level),
@@ -65,13 +63,13 @@ impl<W: Write> ParallelGzip<W> {
     /// as the final block.
     fn compress_pending(&mut self, last: bool) -> io::Result<()> {
         let input = &self.pending[self.primed..];
-        let whole = input.len() / BLOCK * BLOCK;
+        let whole = input.len() / GZIP_BLOCK * GZIP_BLOCK;
         let end = if last { input.len() } else { whole };
         // (start, end) of each block in `pending`, the window before it
         // included in the slice it is compressed from.
         let mut blocks: Vec<(usize, usize)> = (0..whole)
-            .step_by(BLOCK)
-            .map(|start| (self.primed + start, self.primed + start + BLOCK))
+            .step_by(GZIP_BLOCK)
+            .map(|start| (self.primed + start, self.primed + start + GZIP_BLOCK))
             .collect();
         if last {
             blocks.push((self.primed + whole, self.primed + end));
@@ -205,7 +203,7 @@ mod tests {
 
     #[test]
     fn the_thread_count_does_not_change_the_bytes() {
-        let data = sample(5 * BLOCK + 12_345);
+        let data = sample(5 * GZIP_BLOCK + 12_345);
         let one = gzip_with(1, &data, 6);
         assert_eq!(one, gzip_with(2, &data, 6));
         assert_eq!(one, gzip_with(8, &data, 6));
@@ -215,7 +213,15 @@ mod tests {
 
     #[test]
     fn every_length_round_trips() {
-        for len in [0, 1, WINDOW, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK] {
+        for len in [
+            0,
+            1,
+            WINDOW,
+            GZIP_BLOCK - 1,
+            GZIP_BLOCK,
+            GZIP_BLOCK + 1,
+            3 * GZIP_BLOCK,
+        ] {
             let data = sample(len);
             assert_eq!(gunzip(&gzip_with(3, &data, 6)), data, "{len} bytes");
         }
