@@ -16,13 +16,9 @@ use serde::Serialize;
 use crate::format::compression::SETTINGS_ANNOTATION;
 use crate::format::digest::Digest;
 use crate::format::layer_blob::LayerBlob;
+use crate::format::manifest::{CONTAINERD_NAME, REF_NAME};
 use crate::input::spec::ContainerConfig;
 use crate::plan::image_plan::ImagePlan;
-
-/// The annotation that names an image in an OCI index.
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-/// The annotation Docker (and containerd) give the full image name.
-pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// The documents of one image, as the exact bytes to write.
 pub struct ImageDocuments {
@@ -120,7 +116,7 @@ pub fn blob_path(digest: &Digest) -> String {
 }
 
 /// `hello:1` → `docker.io/library/hello:1`, as Docker names images.
-fn fully_qualified(repo_tag: &str) -> String {
+pub fn fully_qualified(repo_tag: &str) -> String {
     let (registry, repository) = crate::format::reference::split_registry(repo_tag);
     format!("{registry}/{repository}")
 }

@@ -2,9 +2,17 @@
 //! or a registry: descriptors, indexes and manifests, and choosing the
 //! manifest of a platform from an index.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::format::digest::Digest;
+use crate::format::platform::Platform;
+
+/// The annotation that names an image in an OCI index.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotation Docker (and containerd) give the full image name.
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// The media types of an index (OCI) or manifest list (Docker).
 pub const INDEX_TYPES: [&str; 2] = [
@@ -21,20 +29,14 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(default)]
     pub platform: Option<Platform>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Descriptor {
     pub fn is_index(&self) -> bool {
         INDEX_TYPES.contains(&self.media_type.as_str())
     }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct Platform {
-    pub architecture: String,
-    pub os: String,
-    #[serde(default)]
-    pub variant: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,10 +73,7 @@ impl Index {
             .manifests
             .iter()
             .filter_map(|m| m.platform.as_ref())
-            .map(|p| match &p.variant {
-                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-                None => format!("{}/{}", p.os, p.architecture),
-            })
+            .map(Platform::to_string)
             .collect();
         names.join(", ")
     }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::format::compression::{Compressor, Encoding};
+use crate::format::platform::{self, Platform};
 use crate::format::reference;
 use crate::input::perm_rule::PermRule;
 
@@ -254,9 +255,19 @@ impl ImageSpec {
                 self.variant = variant.map(str::to_owned);
             }
         }
+        platform::check(self.architecture(), self.variant.as_deref())?;
         self.created = self.created.resolve_now();
         self.mtime = self.mtime.resolve_now();
         Ok(self)
+    }
+
+    /// The platform the image is for.
+    pub fn platform(&self) -> Platform {
+        Platform {
+            architecture: self.architecture().to_owned(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
+        }
     }
 
     pub fn tag(&self) -> &str {

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::emit::oci::{OCI_LAYOUT, REF_NAME, canonical_json};
+use crate::emit::oci::{OCI_LAYOUT, canonical_json};
 use crate::emit::output::{self, OutputMode};
 use crate::format::digest::Digest;
-use crate::format::manifest::{INDEX_TYPES, Index, Manifest};
+use crate::format::manifest::{INDEX_TYPES, Index, Manifest, REF_NAME};
 use crate::format::reference::Destination;
 use crate::input::spec;
 use crate::transport::auth::{self, Credentials};
