@@ -36,11 +36,12 @@ let
         sqlite = "${pkgs.sqlite.bin or pkgs.sqlite}/bin/sqlite3";
       };
   customisation = import ./customisation.nix { inherit strataDerivation tools; };
+  makeScript = import ./script.nix { inherit strataDerivation strataBin; };
   imageFunction = import ./image-function.nix {
     inherit
       strataDerivation
       imageSpec
-      strataBin
+      makeScript
       customisation
       ;
   };
@@ -52,6 +53,7 @@ in
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
   buildLayer = import ./build-layer.nix;
   pullImage = import ./pull-image.nix { inherit strataDerivation; };
+  buildImageIndex = import ./build-image-index.nix { inherit strataDerivation makeScript; };
   # As buildImage and buildLayeredImage, with a Nix database of the image's
   # store paths (includeNixDB).
   buildImageWithNixDb = args: buildImage (args // { includeNixDB = true; });

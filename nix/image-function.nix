@@ -3,7 +3,7 @@
 {
   strataDerivation,
   imageSpec,
-  strataBin,
+  makeScript,
   customisation,
 }:
 {
@@ -25,7 +25,10 @@
   mtime ? "1970-01-01T00:00:01Z",
   maxLayers ? 100,
   layering ? defaultLayering,
+  # The OCI architecture (amd64, arm64, arm, …) and its variant (v7, …);
+  # by default the system's.
   architecture ? null,
+  variant ? null,
   uid ? 0,
   gid ? 0,
   uname ? "root",
@@ -119,6 +122,7 @@ let
       maxLayers
       layering
       architecture
+      variant
       uid
       gid
       uname
@@ -159,20 +163,7 @@ let
       step = "describe";
     }
   );
-  # A script whose interpreter is strata, running `command` on the
-  # description: the output itself, or the program bin/<scriptName>.
-  script =
-    scriptName: command: isProgram:
-    strataDerivation (
-      {
-        name = scriptName;
-        step = "script";
-        inherit command;
-        descriptionFile = description;
-        interpreter = strataBin;
-      }
-      // (if isProgram then { program = scriptName; } else { })
-    );
+  script = makeScript description;
   result =
     if step == "stream" then
       script (derivationName (baseNameOf name) format) "stream" false
@@ -187,6 +178,8 @@ let
   allPassthru = passthru // {
     inherit (spec) imageName imageTag;
     inherit description;
+    # What buildImageIndex checks its images by.
+    strataImage = step;
     # Programs for `nix run`: push to a registry (docker://imageName:imageTag
     # unless given a destination), or load into Docker or podman through
     # their API socket.

@@ -12,6 +12,8 @@
 //!   text is an image description: running it streams the archive to stdout,
 //!   pushes the image or loads it, as its `command` says.
 //! - `plan`: writes the layering plan, for `strata explain`.
+//! - `index`: writes an image index over images built for several
+//!   platforms, and `describe-index` its description, for its scripts.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,12 +24,14 @@ use crate::builder::customise;
 use crate::builder::plan_image::{self, Customisation};
 use crate::emit::description::ImageDescription;
 use crate::emit::image;
+use crate::emit::index::{self, Described, IndexDescription, IndexSpec};
 use crate::emit::layer_source::EarlierTars;
 use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
 use crate::format::store_path::StorePath;
 use crate::input::attrs::{self, NixAttrs};
 use crate::input::closure::{self, PathRecord};
+use crate::input::image_layout::ImageLayout;
 use crate::input::spec::{self, ImageFormat, ImageSpec, ResolveContext};
 use crate::plan::image_plan::ImagePlan;
 use crate::plan::root_tree::{RootEntry, RootTree};
@@ -59,6 +63,10 @@ pub enum BuilderStep {
     /// Write a small tree of text files, symlinks and directories (the
     /// helpers binSh, usrBinEnv, caCertificates, fakeNss).
     Tree,
+    /// Write an image index over images of several platforms.
+    Index,
+    /// Write the description of an index, for its scripts.
+    DescribeIndex,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -96,19 +104,28 @@ pub fn run(step: BuilderStep) -> Result<()> {
             let earlier = EarlierTars::of_previous_version(&plan)?;
             let description =
                 image::describe(plan, attrs::build_threads()?, &nar_hashes, &earlier)?;
-            let json = serde_json::to_vec(&description)?;
-            output::write_file(
-                &out,
-                OutputMode::InPlace,
-                false,
-                |w| Ok(w.write_all(&json)?),
-            )
+            write_json(&out, &description)
         }
         BuilderStep::Script => write_script(&attrs, &out),
         BuilderStep::Customise => customise_root(&attrs, &out),
         BuilderStep::Record => customise::record_to_file(&out, true),
         BuilderStep::Pull => pull_image(&attrs, &out),
         BuilderStep::Tree => write_tree(&attrs, &out),
+        BuilderStep::Index => {
+            let images = read_each(&attrs, "images", ImageLayout::open)?;
+            index::build_index(&index_spec(&attrs)?, &images, &out, OutputMode::InPlace)?;
+            Ok(())
+        }
+        BuilderStep::DescribeIndex => {
+            let spec = index_spec(&attrs)?;
+            let description = IndexDescription {
+                name: spec.name,
+                tag: spec.tag,
+                layout: attrs.string("layout")?.into(),
+                images: read_each(&attrs, "descriptions", ImageDescription::read)?,
+            };
+            write_json(&out, &description)
+        }
     }
 }
 
@@ -224,13 +241,26 @@ fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
         None
     };
     let source = std::path::PathBuf::from(attrs.string("descriptionFile")?);
-    let description = ImageDescription::read(&source)?;
-    if description.plan.spec.format == ImageFormat::OciDir && command != "push" {
-        bail!(
-            "an oci-dir image is a directory in the store; streaming and loading take the docker or oci-archive format"
-        );
-    }
-    let json = serde_json::to_vec(&description)?;
+    let json = match Described::read(&source)? {
+        Described::Image(description) => {
+            if description.plan.spec.format == ImageFormat::OciDir && command != "push" {
+                bail!(
+                    "an oci-dir image is a directory in the store; streaming and loading take the docker or oci-archive format"
+                );
+            }
+            serde_json::to_vec(&description)?
+        }
+        Described::Index(index) => {
+            if command == "stream" {
+                bail!(
+                    "the index {}:{} holds several platforms' images; an archive stream holds one",
+                    index.name,
+                    index.tag
+                );
+            }
+            serde_json::to_vec(&index)?
+        }
+    };
     let interpreter = attrs.string("interpreter")?;
     let path = match program {
         Some(program) => {
@@ -246,6 +276,34 @@ fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
         w.write_all(&json)?;
         Ok(w.write_all(b"\n")?)
     })
+}
+
+/// Writes `value` as JSON to the output.
+fn write_json(out: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_vec(value)?;
+    output::write_file(out, OutputMode::InPlace, false, |w| Ok(w.write_all(&json)?))
+}
+
+/// Reads each file the list attribute `key` names.
+fn read_each<T>(
+    attrs: &NixAttrs,
+    key: &str,
+    read: impl Fn(&std::path::Path) -> Result<T>,
+) -> Result<Vec<T>> {
+    attrs
+        .strings(key)?
+        .iter()
+        .map(|file| read(std::path::Path::new(file)))
+        .collect()
+}
+
+/// The attribute `index`: name, tag, annotations and format.
+fn index_spec(attrs: &NixAttrs) -> Result<IndexSpec> {
+    let spec: IndexSpec = serde_json::from_value(attrs.get("index")?.clone())
+        .context("the attribute `index` is not valid")?;
+    crate::format::reference::validate_name(&spec.name)?;
+    crate::format::reference::validate_tag(&spec.tag)?;
+    Ok(spec)
 }
 
 fn resolve_spec(attrs: &NixAttrs) -> Result<ImageSpec> {

@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::builder::plan_image;
 use crate::cli::explain;
-use crate::emit::description::{self, ImageDescription};
+use crate::emit::description;
 use crate::emit::image;
+use crate::emit::index::{Described, IndexDescription};
 use crate::emit::layer_source::EarlierTars;
 use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
@@ -27,6 +28,7 @@ use crate::plan::image_plan::ImagePlan;
 use crate::transport::engine::{self, Engine};
 use crate::transport::pull::{self, PullOptions};
 use crate::transport::push::{self, PushOptions};
+use crate::transport::push_index;
 
 /// The tag of an image built by hand when neither the spec nor the command
 /// line gives one.
@@ -119,13 +121,31 @@ pub fn print_plan(args: &ImageArgs, output: Option<&Path>) -> Result<()> {
 
 /// Explains the layers of the image the arguments describe, or of the plan,
 /// description or stream script in `from`; with `since`, an earlier
-/// version's, also which layers are new since it.
+/// version's, also which layers are new since it. Of an index description
+/// (or its scripts), its platforms and each image.
 pub fn explain(
     args: &ImageArgs,
     from: Option<&Path>,
     since: Option<&Path>,
     json: bool,
 ) -> Result<()> {
+    if let Some(path) = from
+        && let Some(index) = Described::read_index(path)?
+    {
+        if since.is_some() {
+            bail!(
+                "--since compares one image with an earlier version; {} is an index",
+                path.display()
+            );
+        }
+        let explanation = explain::explain_index(&index)?;
+        return if json {
+            write_json(None, &canonical_json(&explanation)?)
+        } else {
+            print!("{}", explain::render_index(&explanation));
+            Ok(())
+        };
+    }
     let plan = match from {
         Some(path) => description::read_plan(path)?,
         None => plan(args)?,
@@ -155,7 +175,14 @@ pub fn stream(source: &Path) -> Result<()> {
             "refusing to write an image archive to a terminal; redirect it to a file or pipe it into `podman load` or `docker load`"
         );
     }
-    let description = ImageDescription::read(source)?;
+    let description = match Described::read(source)? {
+        Described::Image(description) => *description,
+        Described::Index(index) => bail!(
+            "{} is an index of images for {}; stream one of its images",
+            source.display(),
+            platform_list(&index)
+        ),
+    };
     let encoding = description.plan.spec.encoding(Delivery::Unpacked);
     let out = stream::write_archive(
         &description,
@@ -169,16 +196,28 @@ pub fn stream(source: &Path) -> Result<()> {
         .context("cannot write to stdout")
 }
 
-/// Pushes the image of a description (or a script) to a registry.
+/// Pushes the image or index of a description (or a script) to a registry.
 pub fn push(source: &Path, options: &PushOptions) -> Result<()> {
-    let summary = push::push(ImageDescription::read(source)?, options)?;
+    let summary = match Described::read(source)? {
+        Described::Image(description) => push::push(*description, options)?,
+        Described::Index(index) => push_index::push_index(&index, options)?,
+    };
     eprintln!("strata: {summary}");
     Ok(())
 }
 
-/// Loads the image of a description (or a script) into a container engine.
+/// Loads the image of a description (or a script) into a container engine;
+/// of an index, the image for this machine's platform.
 pub fn load(source: &Path, engine: Engine, socket: Option<&Path>) -> Result<()> {
-    let description = ImageDescription::read(source)?;
+    let description = match Described::read(source)? {
+        Described::Image(description) => *description,
+        Described::Index(index) => {
+            let mut image = index.image_for_host()?.clone();
+            // Loaded as an archive whatever the image's own format.
+            image.plan.spec.format = ImageFormat::Docker;
+            image
+        }
+    };
     let socket = match socket {
         Some(path) => path.to_owned(),
         None => engine.socket()?,
@@ -186,6 +225,12 @@ pub fn load(source: &Path, engine: Engine, socket: Option<&Path>) -> Result<()> 
     let said = engine::load(&description, &socket)?;
     eprintln!("strata: {}", if said.is_empty() { "loaded" } else { &said });
     Ok(())
+}
+
+/// The platforms of an index, as a list for a message.
+fn platform_list(index: &IndexDescription) -> String {
+    let platforms: Vec<String> = index.platforms().iter().map(ToString::to_string).collect();
+    platforms.join(", ")
 }
 
 fn write_json(output: Option<&Path>, json: &[u8]) -> Result<()> {

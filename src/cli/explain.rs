@@ -1,14 +1,17 @@
 //! `strata explain`: each layer of a plan, its size, its paths (largest
 //! first) and why they share a layer; given an earlier version's plan, which
-//! layers are new since it.
+//! layers are new since it. Of an index, its platforms, and each image.
 
 use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::emit::index::IndexDescription;
 use crate::emit::layer;
+use crate::format::digest::Digest;
 use crate::format::store_path::StorePath;
+use crate::input::image_layout::IndexLayout;
 use crate::plan::image_plan::{ImagePlan, LayerPlan};
 use crate::plan::perms::EntryRules;
 use crate::plan::root_tree::RootTree;
@@ -172,6 +175,64 @@ pub fn render(explanation: &Explanation) -> String {
         if !layer.root.is_empty() {
             let _ = writeln!(out, "  at /: {}", layer.root.join(" "));
         }
+    }
+    out
+}
+
+/// An index: each platform's manifest, and its image explained.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexExplanation {
+    pub index: String,
+    pub digest: Digest,
+    pub platforms: Vec<PlatformExplanation>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformExplanation {
+    pub platform: String,
+    pub manifest: Digest,
+    pub image: Explanation,
+}
+
+/// Explains every image of the index, with its manifest's digest as the
+/// index's layout holds it.
+pub fn explain_index(index: &IndexDescription) -> Result<IndexExplanation> {
+    let layout = IndexLayout::open(&index.layout)?;
+    let platforms = layout
+        .images
+        .iter()
+        .map(|image| {
+            let description = index.image_for(&image.platform)?;
+            Ok(PlatformExplanation {
+                platform: image.platform.to_string(),
+                manifest: image.manifest_digest,
+                image: explain(&description.plan, None)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(IndexExplanation {
+        index: format!("{}:{}", index.name, index.tag),
+        digest: layout.index_digest,
+        platforms,
+    })
+}
+
+/// The index's explanation as text: its platforms, then each image.
+pub fn render_index(explanation: &IndexExplanation) -> String {
+    let mut out = format!(
+        "{} ({}): an index of {} platforms\n",
+        explanation.index,
+        explanation.digest,
+        explanation.platforms.len()
+    );
+    for platform in &explanation.platforms {
+        let _ = writeln!(out, "  {:<16} {}", platform.platform, platform.manifest);
+    }
+    for platform in &explanation.platforms {
+        let _ = write!(out, "\n{}, ", platform.platform);
+        out.push_str(&render(&platform.image));
     }
     out
 }

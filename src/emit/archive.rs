@@ -55,12 +55,18 @@ pub fn write_tail<W: Write>(
     documents: &ImageDocuments,
     docker_manifest: bool,
 ) -> Result<()> {
-    for (name, bytes) in tail_files(documents, docker_manifest) {
-        file_header(out, &name, bytes.len() as u64)?;
+    write_files(out, &tail_files(documents, docker_manifest))?;
+    tar_format::write_end(out)?;
+    Ok(())
+}
+
+/// Writes each file, `(path, bytes)`, as an entry.
+pub fn write_files<W: Write>(out: &mut W, files: &[(String, &[u8])]) -> Result<()> {
+    for (name, bytes) in files {
+        file_header(out, name, bytes.len() as u64)?;
         out.write_all(bytes)?;
         tar_format::write_padding(out, bytes.len() as u64)?;
     }
-    tar_format::write_end(out)?;
     Ok(())
 }
 

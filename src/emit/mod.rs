@@ -6,6 +6,7 @@ pub mod archive;
 pub mod compress;
 pub mod description;
 pub mod image;
+pub mod index;
 pub mod layer;
 pub mod layer_source;
 pub mod oci;

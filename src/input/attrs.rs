@@ -67,6 +67,17 @@ impl NixAttrs {
             .with_context(|| format!("the derivation attribute `{key}` is not a string"))
     }
 
+    /// The attribute `key`, a list of strings.
+    pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
+        let not_strings = || format!("the derivation attribute `{key}` is not a list of strings");
+        self.get(key)?
+            .as_array()
+            .with_context(not_strings)?
+            .iter()
+            .map(|v| v.as_str().with_context(not_strings))
+            .collect()
+    }
+
     /// The path of output `out`.
     pub fn out_path(&self) -> Result<PathBuf> {
         self.get("outputs")?

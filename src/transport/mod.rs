@@ -1,5 +1,5 @@
 //! Moving images to and from other programs: the registry client and its
-//! authentication, push and pull, the Docker and podman APIs, and what is
+//! authentication, push (of images and indexes) and pull, the Docker and podman APIs, and what is
 //! known of compressed blobs pushed before.
 
 pub mod auth;
@@ -8,4 +8,5 @@ pub mod engine;
 pub mod known_blobs;
 pub mod pull;
 pub mod push;
+pub mod push_index;
 pub mod registry;

@@ -104,23 +104,37 @@ impl Blob {
     }
 }
 
-enum Outcome {
+/// What became of a blob, and its size.
+pub enum Outcome {
     Uploaded(u64),
     Skipped(u64),
     Mounted(u64),
+}
+
+impl PushSummary {
+    pub fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Uploaded(size) => {
+                self.uploaded += 1;
+                self.uploaded_bytes += size;
+            }
+            Outcome::Skipped(size) => {
+                self.skipped += 1;
+                self.skipped_bytes += size;
+            }
+            Outcome::Mounted(size) => {
+                self.mounted += 1;
+                self.mounted_bytes += size;
+            }
+        }
+    }
 }
 
 pub fn push(description: ImageDescription, options: &PushOptions) -> Result<PushSummary> {
     let config = description.config_bytes()?;
     let spec = &description.plan.spec;
     let encoding = spec.encoding(Delivery::Kept);
-    let destination =
-        Destination::parse(options.destination.as_deref().unwrap_or(&spec.repo_tag()))?;
-    let credentials = match &options.credentials {
-        Some(text) => Some(Credentials::parse(text)?),
-        None => auth::from_files(&destination.registry, &auth::auth_files())?,
-    };
-    let client = Client::new(&destination, credentials, options.insecure);
+    let (destination, client) = connect(options, &spec.repo_tag())?;
     let mut known = KnownBlobs::new(encoding, BlobCache::open());
     // The tag being pushed, and the previous version's, as pushed before.
     let mut tags = vec![destination.tag.clone()];
@@ -203,22 +217,20 @@ pub fn push(description: ImageDescription, options: &PushOptions) -> Result<Push
         ..PushSummary::default()
     };
     for (_, outcome) in sent {
-        match outcome {
-            Outcome::Uploaded(size) => {
-                summary.uploaded += 1;
-                summary.uploaded_bytes += size;
-            }
-            Outcome::Skipped(size) => {
-                summary.skipped += 1;
-                summary.skipped_bytes += size;
-            }
-            Outcome::Mounted(size) => {
-                summary.mounted += 1;
-                summary.mounted_bytes += size;
-            }
-        }
+        summary.count(outcome);
     }
     Ok(summary)
+}
+
+/// Where `options` push to (`default` unless they say), and a client for it.
+pub fn connect(options: &PushOptions, default: &str) -> Result<(Destination, Client)> {
+    let destination = Destination::parse(options.destination.as_deref().unwrap_or(default))?;
+    let credentials = match &options.credentials {
+        Some(text) => Some(Credentials::parse(text)?),
+        None => auth::from_files(&destination.registry, &auth::auth_files())?,
+    };
+    let client = Client::new(&destination, credentials, options.insecure);
+    Ok((destination, client))
 }
 
 /// The tag of the image's previous version, when `previousPlan` names it.

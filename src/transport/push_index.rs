@@ -1,0 +1,84 @@
+//! Pushing an image index: every platform's blobs and manifest, from the
+//! index's layout in the store, then the index under the tag. Until the
+//! last step nothing is tagged, so a push that fails leaves the tag as it
+//! was.
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use crate::emit::index::IndexDescription;
+use crate::format::digest::Digest;
+use crate::format::manifest::INDEX_TYPES;
+use crate::input::image_layout::{ImageLayout, IndexLayout};
+use crate::transport::push::{self, Outcome, PushOptions, PushSummary};
+use crate::transport::registry::Client;
+
+pub fn push_index(index: &IndexDescription, options: &PushOptions) -> Result<PushSummary> {
+    let layout = IndexLayout::open(&index.layout)?;
+    let images = &layout.images;
+    let (destination, client) = push::connect(options, &format!("{}:{}", index.name, index.tag))?;
+    let mut blobs: Vec<(&ImageLayout, Digest, u64)> = Vec::new();
+    for image in images {
+        for blob in &image.blobs {
+            if !blobs.iter().any(|(_, digest, _)| *digest == blob.digest) {
+                blobs.push((image, blob.digest, blob.size));
+            }
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()?;
+    let outcomes = pool.install(|| {
+        blobs
+            .par_iter()
+            .map(|(image, digest, size)| {
+                send_blob(&client, options, image, digest, *size)
+                    .with_context(|| format!("cannot push blob {digest} to {destination}"))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    for image in images {
+        client
+            .put_manifest(
+                &image.manifest_digest.to_string(),
+                &image.manifest,
+                &image.media_type,
+            )
+            .with_context(|| {
+                format!(
+                    "cannot push the manifest for {} to {destination}",
+                    image.platform
+                )
+            })?;
+    }
+    client
+        .put_manifest(&destination.tag, &layout.index, INDEX_TYPES[0])
+        .with_context(|| format!("cannot tag the index as {destination}"))?;
+    let mut summary = PushSummary {
+        destination: destination.to_string(),
+        ..PushSummary::default()
+    };
+    for outcome in outcomes {
+        summary.count(outcome);
+    }
+    Ok(summary)
+}
+
+fn send_blob(
+    client: &Client,
+    options: &PushOptions,
+    image: &ImageLayout,
+    digest: &Digest,
+    size: u64,
+) -> Result<Outcome> {
+    if client.blob_size(digest)? == Some(size) {
+        return Ok(Outcome::Skipped(size));
+    }
+    if let Some(from) = &options.mount_from
+        && client.mount_blob(digest, from)?
+    {
+        return Ok(Outcome::Mounted(size));
+    }
+    client.upload_blob(digest, || Ok(image.open_blob(digest)?.0))?;
+    Ok(Outcome::Uploaded(size))
+}
