@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod engines;
+pub mod registry;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -331,6 +331,8 @@ in
     v2 = versionedImage "2";
   };
 
+  platforms = import ./platforms.nix { inherit lib busybox hostShell; };
+
   # The examples as stream scripts, told to compress as the archives do:
   # their output must equal the archives.
   streams = import ../../examples {

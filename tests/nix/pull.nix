@@ -4,6 +4,7 @@
   imageName,
   imageDigest,
   sha256,
+  arch ? "amd64",
 }:
 let
   fixtures = import ./fixtures.nix { inherit strata; };
@@ -12,7 +13,7 @@ in
 rec {
   pulled = lib.pullImage {
     inherit imageName imageDigest sha256;
-    arch = "amd64";
+    inherit arch;
     finalImageTag = "pulled";
   };
   on-pulled = lib.buildLayeredImage {
