@@ -12,4 +12,5 @@ pub mod layer_source;
 pub mod oci;
 pub mod output;
 pub mod parallel_gzip;
+pub mod sbom;
 pub mod stream;
