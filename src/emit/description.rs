@@ -8,7 +8,7 @@
 //! compressing it as the output asks; the manifest, which names the
 //! compressed blobs, is made then.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,10 @@ pub struct ImageDescription {
     /// The image config, as in the image.
     pub config: serde_json::Value,
     pub config_digest: Digest,
+    /// The facts of the image's bill of materials, from which a push makes
+    /// the bill it sends along (set by the scripts that push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_facts: Option<PathBuf>,
 }
 
 /// What describing learns of a layer: its tar's digest and size. For a
@@ -75,6 +79,7 @@ impl ImageDescription {
             config_digest: Digest::of(&config),
             plan,
             layers,
+            sbom_facts: None,
         })
     }
 

@@ -9,4 +9,5 @@ pub mod known_blobs;
 pub mod pull;
 pub mod push;
 pub mod push_index;
+pub mod referrers;
 pub mod registry;

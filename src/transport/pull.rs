@@ -13,6 +13,7 @@ use crate::emit::oci::{OCI_LAYOUT, canonical_json};
 use crate::emit::output::{self, OutputMode};
 use crate::format::digest::Digest;
 use crate::format::manifest::{INDEX_TYPES, Index, Manifest, REF_NAME};
+use crate::format::platform;
 use crate::format::reference::Destination;
 use crate::input::spec;
 use crate::transport::auth::{self, Credentials};
@@ -60,6 +61,7 @@ pub fn pull(options: &PullOptions, out: &Path, mode: OutputMode) -> Result<()> {
             (architecture.to_owned(), variant.map(str::to_owned))
         }
     };
+    platform::check(&architecture, variant.as_deref())?;
     let (mut manifest, mut media_type) = client
         .get_manifest(&digest)
         .with_context(|| format!("cannot pull {}", options.image))?;

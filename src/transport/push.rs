@@ -29,6 +29,9 @@ use crate::emit::image;
 use crate::emit::layer::COPY_BUFFER;
 use crate::emit::oci;
 use crate::emit::output::OUTPUT_BUFFER;
+use crate::emit::sbom::bill::{Bill, BuiltImage, BuiltLayer};
+use crate::emit::sbom::document::{self, SbomFormat};
+use crate::emit::sbom::facts::SbomFacts;
 use crate::format::compression::Encoding;
 use crate::format::digest::Digest;
 use crate::format::layer_blob::LayerBlob;
@@ -38,6 +41,7 @@ use crate::plan::image_plan::ImagePlan;
 use crate::transport::auth::{self, Credentials};
 use crate::transport::blob_cache::BlobCache;
 use crate::transport::known_blobs::KnownBlobs;
+use crate::transport::referrers::{self, Subject};
 use crate::transport::registry::Client;
 
 pub struct PushOptions {
@@ -51,6 +55,8 @@ pub struct PushOptions {
     pub jobs: usize,
     /// A repository of the same registry to mount missing blobs from.
     pub mount_from: Option<String>,
+    /// Push the image's bill of materials, when its description names one.
+    pub sbom: bool,
 }
 
 /// What a push did.
@@ -63,6 +69,8 @@ pub struct PushSummary {
     pub skipped_bytes: u64,
     pub mounted: usize,
     pub mounted_bytes: u64,
+    /// The bills of materials pushed, by their artifact's digest.
+    pub sboms: Vec<Digest>,
 }
 
 impl std::fmt::Display for PushSummary {
@@ -84,6 +92,9 @@ impl std::fmt::Display for PushSummary {
                 self.mounted,
                 mb(self.mounted_bytes)
             )?;
+        }
+        for sbom in &self.sboms {
+            write!(f, ", bill of materials {sbom}")?;
         }
         Ok(())
     }
@@ -204,22 +215,66 @@ pub fn push(description: ImageDescription, options: &PushOptions) -> Result<Push
         })
         .collect();
     let documents = oci::documents(&description.plan, &layer_blobs)?;
+    let media_type = MediaType::ImageManifest.to_string();
+    // The bill of materials refers to the manifest by digest, and goes
+    // before the tag: a push that fails leaves the tag as it was.
+    let built = BuiltImage {
+        source: destination.to_string(),
+        manifest_digest: Digest::of(&documents.manifest),
+        layers: layer_blobs.iter().map(BuiltLayer::from).collect(),
+    };
+    let sbom = send_sbom(
+        &client,
+        &description,
+        &documents.manifest,
+        &media_type,
+        &built,
+        options,
+    )
+    .with_context(|| format!("cannot push the bill of materials to {destination}"))?;
     client
-        .put_manifest(
-            &destination.tag,
-            &documents.manifest,
-            MediaType::ImageManifest.to_string().as_str(),
-        )
+        .put_manifest(&destination.tag, &documents.manifest, &media_type)
         .with_context(|| format!("cannot tag the image as {destination}"))?;
 
     let mut summary = PushSummary {
         destination: destination.to_string(),
+        sboms: sbom.into_iter().collect(),
         ..PushSummary::default()
     };
     for (_, outcome) in sent {
         summary.count(outcome);
     }
     Ok(summary)
+}
+
+/// Puts `manifest` by its digest and, unless `options` say not to, pushes
+/// the image's SPDX bill of materials as an artifact referring to it, made
+/// from the facts `description` names and the image as `built`; returns
+/// the artifact's digest.
+pub fn send_sbom(
+    client: &Client,
+    description: &ImageDescription,
+    manifest: &[u8],
+    media_type: &str,
+    built: &BuiltImage,
+    options: &PushOptions,
+) -> Result<Option<Digest>> {
+    let Some(file) = description.sbom_facts.as_ref().filter(|_| options.sbom) else {
+        return Ok(None);
+    };
+    let facts = SbomFacts::read(file)?;
+    let document = document::render(
+        &Bill::new(&description.plan, &facts, built)?,
+        SbomFormat::Spdx,
+    )?;
+    let subject = Subject {
+        digest: Digest::of(manifest),
+        size: manifest.len() as u64,
+        media_type: media_type.to_owned(),
+    };
+    client.put_manifest(&subject.digest.to_string(), manifest, media_type)?;
+    let created = description.plan.spec.created.rfc3339();
+    referrers::push_sbom(client, &subject, &document, &created).map(Some)
 }
 
 /// Where `options` push to (`default` unless they say), and a client for it.

@@ -1,12 +1,13 @@
-//! Pushing an image index: every platform's blobs and manifest, from the
-//! index's layout in the store, then the index under the tag. Until the
-//! last step nothing is tagged, so a push that fails leaves the tag as it
-//! was.
+//! Pushing an image index: every platform's blobs and manifest (with its
+//! bill of materials), from the index's layout in the store, then the index
+//! under the tag. Until the last step nothing is tagged, so a push that
+//! fails leaves the tag as it was.
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use crate::emit::index::IndexDescription;
+use crate::emit::sbom::bill::BuiltImage;
 use crate::format::digest::Digest;
 use crate::format::manifest::INDEX_TYPES;
 use crate::input::image_layout::{ImageLayout, IndexLayout};
@@ -37,31 +38,56 @@ pub fn push_index(index: &IndexDescription, options: &PushOptions) -> Result<Pus
             })
             .collect::<Result<Vec<_>>>()
     })?;
+    let mut sboms = Vec::new();
     for image in images {
-        client
-            .put_manifest(
-                &image.manifest_digest.to_string(),
-                &image.manifest,
-                &image.media_type,
+        let sent = put_manifest(&client, index, image, options).with_context(|| {
+            format!(
+                "cannot push the manifest for {} to {destination}",
+                image.platform
             )
-            .with_context(|| {
-                format!(
-                    "cannot push the manifest for {} to {destination}",
-                    image.platform
-                )
-            })?;
+        })?;
+        sboms.extend(sent);
     }
     client
         .put_manifest(&destination.tag, &layout.index, INDEX_TYPES[0])
         .with_context(|| format!("cannot tag the index as {destination}"))?;
     let mut summary = PushSummary {
         destination: destination.to_string(),
+        sboms,
         ..PushSummary::default()
     };
     for outcome in outcomes {
         summary.count(outcome);
     }
     Ok(summary)
+}
+
+/// Puts the manifest of `image` by its digest, with its bill of materials
+/// unless `options` say not to; returns the bill's digest.
+fn put_manifest(
+    client: &Client,
+    index: &IndexDescription,
+    image: &ImageLayout,
+    options: &PushOptions,
+) -> Result<Option<Digest>> {
+    let description = index.image_for(&image.platform)?;
+    let built = BuiltImage::of_layout(image, &description.plan)?;
+    let sbom = push::send_sbom(
+        client,
+        description,
+        &image.manifest,
+        &image.media_type,
+        &built,
+        options,
+    )?;
+    if sbom.is_none() {
+        client.put_manifest(
+            &image.manifest_digest.to_string(),
+            &image.manifest,
+            &image.media_type,
+        )?;
+    }
+    Ok(sbom)
 }
 
 fn send_blob(

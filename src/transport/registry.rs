@@ -329,8 +329,10 @@ impl Client {
         })
     }
 
-    /// Tags `manifest` as `reference`.
-    pub fn put_manifest(&self, reference: &str, manifest: &[u8], media_type: &str) -> Result<()> {
+    /// Tags `manifest` as `reference` (a tag, or its digest). Returns
+    /// whether the registry said it took note of the manifest's `subject`
+    /// (the `OCI-Subject` header of a registry with the referrers API).
+    pub fn put_manifest(&self, reference: &str, manifest: &[u8], media_type: &str) -> Result<bool> {
         let url = self.url(&format!("manifests/{reference}"));
         let response = self.request("PUT", &url, &Payload::Bytes(manifest, media_type))?;
         if response.status() != StatusCode::CREATED {
@@ -339,7 +341,7 @@ impl Client {
                 &format!("putting the manifest as '{reference}'"),
             ));
         }
-        Ok(())
+        Ok(response.headers().contains_key("oci-subject"))
     }
 
     /// Sends a request, retrying on connection failures and 5xx answers.
