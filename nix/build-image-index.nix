@@ -80,16 +80,18 @@ let
     step = "describe-index";
     index = indexSpec;
     descriptions = map (image: toString image.description) checked;
+    sbomFacts = map (image: toString image.sbomFacts) checked;
     layout = toString index;
   };
-  script = makeScript description;
+  script = makeScript { inherit description; };
   allPassthru = passthru // {
     imageName = indexName;
     imageTag = indexTag;
     images = checked;
     inherit description;
-    # Programs for `nix run`: push every platform's image and then the index
-    # (to docker://imageName:imageTag unless given a destination), or load
+    # Programs for `nix run`: push every platform's image (with its bill of
+    # materials) and then the index (to docker://imageName:imageTag unless
+    # given a destination), or load
     # the image of this machine's platform into Docker or podman.
     copyToRegistry = script "copy-to-registry" "push" true;
     copyToDockerDaemon = script "copy-to-docker-daemon" "docker-load" true;

@@ -163,7 +163,82 @@ let
       step = "describe";
     }
   );
-  script = makeScript description;
+  isDerivation = value: builtins.isAttrs value && value.type or null == "derivation";
+  # The packages Nix knows by name: those of contents, of layers and those
+  # config holds as derivations (an interpolated string keeps no meta).
+  namedPackages =
+    let
+      inConfig =
+        value:
+        if isDerivation value then
+          [ value ]
+        else if builtins.isAttrs value then
+          builtins.concatMap inConfig (builtins.attrValues value)
+        else if builtins.isList value then
+          builtins.concatMap inConfig value
+        else
+          [ ];
+      roots' = if builtins.isList roots then roots else [ roots ];
+      inLayers = builtins.concatMap (layer: layer.deps or [ ]) layers;
+    in
+    builtins.filter isDerivation (roots' ++ inLayers) ++ inConfig config;
+  # What the bill of materials takes of a package's meta.
+  licenseMeta =
+    license:
+    if builtins.isAttrs license then
+      {
+        spdxId = license.spdxId or null;
+        text = license.fullName or license.shortName or null;
+      }
+    else
+      {
+        spdxId = null;
+        text = toString license;
+      };
+  packageMeta =
+    package:
+    let
+      meta = package.meta or { };
+      license = meta.license or [ ];
+      homepage = meta.homepage or null;
+    in
+    {
+      path = builtins.unsafeDiscardStringContext (toString package);
+      licenses = map licenseMeta (if builtins.isList license then license else [ license ]);
+      homepage =
+        if builtins.isList homepage then
+          (if homepage == [ ] then null else toString (builtins.head homepage))
+        else if homepage == null then
+          null
+        else
+          toString homepage;
+      description = if meta ? description then toString meta.description else null;
+    };
+  # What the bill of materials says of the store paths: NAR hashes and
+  # references from the closure, and the named packages' meta. Cheap: it
+  # needs no layer, so a push makes the bill from it.
+  sbomFacts = strataDerivation (
+    builderAttrs
+    // {
+      name = "${baseNameOf name}-sbom-facts.json";
+      step = "sbom-facts";
+      packagesMeta = map packageMeta namedPackages;
+    }
+  );
+  # The bill of materials, of the image as built (a stream's as pushed).
+  billOfMaterials =
+    sbomFormat: extension:
+    strataDerivation (
+      builderAttrs
+      // {
+        name = "${baseNameOf name}-sbom.${extension}";
+        step = "sbom";
+        inherit sbomFormat;
+        facts = sbomFacts;
+        image = if step == "stream" then null else result;
+      }
+    );
+  script = makeScript { inherit description sbomFacts; };
   result =
     if step == "stream" then
       script (derivationName (baseNameOf name) format) "stream" false
@@ -180,6 +255,11 @@ let
     inherit description;
     # What buildImageIndex checks its images by.
     strataImage = step;
+    # Bills of materials: SPDX 2.3 and CycloneDX 1.6 JSON, and what they
+    # say of the store paths.
+    sbom = billOfMaterials "spdx" "spdx.json";
+    sbomCycloneDX = billOfMaterials "cyclonedx" "cdx.json";
+    inherit sbomFacts;
     # Programs for `nix run`: push to a registry (docker://imageName:imageTag
     # unless given a destination), or load into Docker or podman through
     # their API socket.

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use strata::builder::steps::{self, BuilderStep};
 use strata::cli::commands::{self, ImageArgs};
+use strata::emit::sbom::document::SbomFormat;
 use strata::transport::engine::Engine;
 use strata::transport::pull::PullOptions;
 use strata::transport::push::PushOptions;
@@ -87,6 +88,9 @@ enum Command {
         /// Another repository of the registry to mount missing blobs from
         #[arg(long, value_name = "REPOSITORY")]
         mount_from: Option<String>,
+        /// Leave out the bill of materials the scripts push along
+        #[arg(long)]
+        no_sbom: bool,
     },
     /// Pull an image by digest into an OCI layout directory, for fromImage
     Pull {
@@ -155,6 +159,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the image's bill of materials, SPDX 2.3 or CycloneDX 1.6 JSON:
+    /// the image, its layers, and each store path with its NAR hash, layer
+    /// and references (from nix-store)
+    Sbom {
+        /// Plan, image description or script
+        #[arg(value_name = "FILE")]
+        plan: PathBuf,
+        /// The image as built (archive, or OCI layout directory), for its
+        /// manifest digest (default: built into a scratch directory)
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "spdx")]
+        format: SbomFormat,
+        /// Where to write the document (default: stdout)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Worker threads (0: one per core)
+        #[arg(long, env = "NIX_BUILD_CORES", default_value_t = 0)]
+        threads: usize,
+    },
     /// Run as the builder of a derivation of the Nix library (reads the
     /// structured attributes of the build)
     Builder {
@@ -183,6 +207,7 @@ fn main() -> ExitCode {
             registry,
             jobs,
             mount_from,
+            no_sbom,
         } => commands::push(
             description,
             &PushOptions {
@@ -191,6 +216,7 @@ fn main() -> ExitCode {
                 insecure: registry.insecure,
                 jobs: *jobs,
                 mount_from: mount_from.clone(),
+                sbom: !no_sbom,
             },
         ),
         Command::Pull {
@@ -227,6 +253,13 @@ fn main() -> ExitCode {
             since,
             json,
         } => commands::explain(image, plan.as_deref(), since.as_deref(), *json),
+        Command::Sbom {
+            plan,
+            image,
+            format,
+            output,
+            threads,
+        } => commands::sbom(plan, image.as_deref(), *format, output.as_deref(), *threads),
         Command::Builder { step } => steps::run(*step),
     };
     match result {

@@ -12,6 +12,8 @@
 //!   text is an image description: running it streams the archive to stdout,
 //!   pushes the image or loads it, as its `command` says.
 //! - `plan`: writes the layering plan, for `strata explain`.
+//! - `sbom-facts`: writes what the bill of materials says of the image's
+//!   store paths, and `sbom` the bill itself.
 //! - `index`: writes an image index over images built for several
 //!   platforms, and `describe-index` its description, for its scripts.
 
@@ -28,6 +30,9 @@ use crate::emit::index::{self, Described, IndexDescription, IndexSpec};
 use crate::emit::layer_source::EarlierTars;
 use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
+use crate::emit::sbom::bill::{Bill, BuiltImage};
+use crate::emit::sbom::document::{self, SbomFormat};
+use crate::emit::sbom::facts::{PackageMeta, SbomFacts};
 use crate::format::store_path::StorePath;
 use crate::input::attrs::{self, NixAttrs};
 use crate::input::closure::{self, PathRecord};
@@ -67,6 +72,10 @@ pub enum BuilderStep {
     Index,
     /// Write the description of an index, for its scripts.
     DescribeIndex,
+    /// Write the image's bill of materials, SPDX or CycloneDX.
+    Sbom,
+    /// Write what the bill of materials says of the image's store paths.
+    SbomFacts,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -106,6 +115,8 @@ pub fn run(step: BuilderStep) -> Result<()> {
                 image::describe(plan, attrs::build_threads()?, &nar_hashes, &earlier)?;
             write_json(&out, &description)
         }
+        BuilderStep::Sbom => write_sbom(&attrs, &out),
+        BuilderStep::SbomFacts => write_sbom_facts(&attrs, &out),
         BuilderStep::Script => write_script(&attrs, &out),
         BuilderStep::Customise => customise_root(&attrs, &out),
         BuilderStep::Record => customise::record_to_file(&out, true),
@@ -118,11 +129,15 @@ pub fn run(step: BuilderStep) -> Result<()> {
         }
         BuilderStep::DescribeIndex => {
             let spec = index_spec(&attrs)?;
+            let mut images = read_each(&attrs, "descriptions", ImageDescription::read)?;
+            for (image, facts) in images.iter_mut().zip(attrs.strings("sbomFacts")?) {
+                image.sbom_facts = Some(facts.into());
+            }
             let description = IndexDescription {
                 name: spec.name,
                 tag: spec.tag,
                 layout: attrs.string("layout")?.into(),
-                images: read_each(&attrs, "descriptions", ImageDescription::read)?,
+                images,
             };
             write_json(&out, &description)
         }
@@ -242,11 +257,14 @@ fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
     };
     let source = std::path::PathBuf::from(attrs.string("descriptionFile")?);
     let json = match Described::read(&source)? {
-        Described::Image(description) => {
+        Described::Image(mut description) => {
             if description.plan.spec.format == ImageFormat::OciDir && command != "push" {
                 bail!(
                     "an oci-dir image is a directory in the store; streaming and loading take the docker or oci-archive format"
                 );
+            }
+            if attrs.has("sbomFacts") {
+                description.sbom_facts = Some(attrs.string("sbomFacts")?.into());
             }
             serde_json::to_vec(&description)?
         }
@@ -276,6 +294,35 @@ fn write_script(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
         w.write_all(&json)?;
         Ok(w.write_all(b"\n")?)
     })
+}
+
+/// Writes the bill of materials of the image (attribute `image`, when it
+/// is built; a stream's is built here), in the format `sbomFormat` names,
+/// from the facts of its store paths (attribute `facts`).
+fn write_sbom(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let plan = plan_from_attrs(attrs)?;
+    let format: SbomFormat = serde_json::from_value(attrs.get("sbomFormat")?.clone())
+        .context("the attribute `sbomFormat` is not \"spdx\" or \"cyclonedx\"")?;
+    let facts = SbomFacts::read(std::path::Path::new(attrs.string("facts")?))?;
+    let image = match attrs.get("image")? {
+        serde_json::Value::Null => None,
+        _ => Some(std::path::PathBuf::from(attrs.string("image")?)),
+    };
+    let built = BuiltImage::of_plan(&plan, image.as_deref(), attrs::build_threads()?)?;
+    let document = document::render(&Bill::new(&plan, &facts, &built)?, format)?;
+    output::write_file(out, OutputMode::InPlace, false, |w| {
+        Ok(w.write_all(&document)?)
+    })
+}
+
+/// Writes the facts of the image's store paths, with the `meta` of the
+/// packages in `packagesMeta`.
+fn write_sbom_facts(attrs: &NixAttrs, out: &std::path::Path) -> Result<()> {
+    let records = attrs.closure(CLOSURE_KEY)?;
+    let plan = plan_from_records(attrs, records.clone())?;
+    let meta: Vec<PackageMeta> = serde_json::from_value(attrs.get("packagesMeta")?.clone())
+        .context("the attribute `packagesMeta` is not valid")?;
+    write_json(out, &SbomFacts::new(&plan, &records, &meta)?)
 }
 
 /// Writes `value` as JSON to the output.

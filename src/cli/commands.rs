@@ -15,6 +15,9 @@ use crate::emit::index::{Described, IndexDescription};
 use crate::emit::layer_source::EarlierTars;
 use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
+use crate::emit::sbom::bill::{Bill, BuiltImage};
+use crate::emit::sbom::document::{self, SbomFormat};
+use crate::emit::sbom::facts::SbomFacts;
 use crate::emit::stream;
 use crate::format::compression::Compressor;
 use crate::format::store_path::{self, StorePath};
@@ -157,6 +160,32 @@ pub fn explain(
     } else {
         print!("{}", explain::render(&explanation));
         Ok(())
+    }
+}
+
+/// Writes the bill of materials of the image a plan, description or script
+/// describes, its closure from nix-store.
+pub fn sbom(
+    source: &Path,
+    image: Option<&Path>,
+    format: SbomFormat,
+    output: Option<&Path>,
+    threads: usize,
+) -> Result<()> {
+    let plan = description::read_plan(source)?;
+    let roots: Vec<StorePath> = plan.layers.iter().flat_map(|l| l.paths.clone()).collect();
+    let facts = SbomFacts::new(&plan, &nix_store::query_closure(&roots)?, &[])?;
+    let built = BuiltImage::of_plan(&plan, image, threads)?;
+    let document = document::render(&Bill::new(&plan, &facts, &built)?, format)?;
+    match output {
+        Some(path) => output::write_file(path, OutputMode::Atomic, false, |w| {
+            Ok(w.write_all(&document)?)
+        }),
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(&document)?;
+            Ok(stdout.flush()?)
+        }
     }
 }
 
