@@ -6,32 +6,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::engines::*;
 use common::registry::Registry;
 use common::*;
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
-        )
-    })
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_failed(output: &Output, said: &[&str]) {
-    let text = stderr(output);
-    assert!(!output.status.success(), "expected a failure:\n{text}");
-    for part in said {
-        assert!(text.contains(part), "the error lacks `{part}`:\n{text}");
-    }
-}
 
 /// The index an index archive's `index.json` names, and its digest.
 fn archive_index(archive: &Path) -> (serde_json::Value, String) {
@@ -77,23 +56,6 @@ fn oci_config(archive: &str) -> serde_json::Value {
             .arg(format!("oci-archive:{archive}")))
         .as_bytes(),
     )
-}
-
-fn skopeo_raw(reference: &str) -> Output {
-    require("skopeo");
-    output_of(
-        Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(reference),
-    )
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Pulls `reference` for `arch` into podman and runs it: its `uname -m`.
@@ -456,4 +418,18 @@ fn bad_indexes_and_platforms_are_refused_naming_the_culprit() {
         !Path::new(&out_path_of("platforms.bad.samePlatform")).exists(),
         "a failed index leaves no output"
     );
+    // What pullImage is asked for is checked before the registry is asked.
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("pulled");
+    let pulled = output_of(
+        Command::new(strata_binary())
+            .args([
+                "pull",
+                &format!("localhost:1/multi@sha256:{}", "0".repeat(64)),
+            ])
+            .args(["--arch", "arm65", "-o"])
+            .arg(&layout),
+    );
+    assert_failed(&pulled, &["unknown architecture 'arm65'"]);
+    assert!(!layout.exists());
 }

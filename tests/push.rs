@@ -64,29 +64,6 @@ fn push_with_cache(program: &Path, args: &[&str], cache: &Path) -> std::process:
     )
 }
 
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts that a command succeeded and that its stderr says each of `said`.
-fn assert_succeeded(output: &std::process::Output, said: &[&str]) {
-    assert!(output.status.success(), "{}", stderr(output));
-    assert_said(output, said);
-}
-
-/// Asserts that a command failed and that its stderr says each of `said`.
-fn assert_failed(output: &std::process::Output, said: &[&str]) {
-    assert!(!output.status.success(), "{}", stderr(output));
-    assert_said(output, said);
-}
-
-fn assert_said(output: &std::process::Output, said: &[&str]) {
-    let text = stderr(output);
-    for expected in said {
-        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
-    }
-}
-
 #[test]
 fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
     let registry = Registry::start(None);
@@ -95,7 +72,11 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
 
     let first = push(&copy_to_registry("v1"), &[&v1]);
     assert_succeeded(&first, &["5 blobs uploaded"]);
-    assert_eq!(registry.blob_uploads(), 5, "3 layers, the config");
+    assert_eq!(
+        registry.blob_uploads(),
+        7,
+        "3 layers, the config, and the bill of materials with its empty config"
+    );
 
     // The registry holds exactly the manifest the description records.
     let manifest = skopeo_inspect(&v1, None);
@@ -104,15 +85,16 @@ fn a_pushed_image_is_pulled_and_run_and_an_app_change_sends_only_its_layers() {
     assert_eq!(digest, manifest_digest("v1"));
 
     // Only the application changed: its layer, the customisation layer that
-    // links it into /bin, and the config are sent; busybox and tree are not.
+    // links it into /bin, and the config are sent; busybox and tree are not
+    // (and v2's bill of materials).
     let second = push(&copy_to_registry("v2"), &[&v2]);
     assert_succeeded(&second, &["3 blobs uploaded", "2 already there"]);
-    assert_eq!(registry.blob_uploads(), 5 + 3);
+    assert_eq!(registry.blob_uploads(), 7 + 3 + 1);
 
-    // Pushing again sends nothing but the manifest.
+    // Pushing again sends nothing but the manifests.
     let again = push(&copy_to_registry("v2"), &[&v2]);
     assert_succeeded(&again, &["0 blobs uploaded"]);
-    assert_eq!(registry.blob_uploads(), 8);
+    assert_eq!(registry.blob_uploads(), 11);
 
     // A registry on loopback is plain HTTP to dockerd too.
     let docker = DockerEngine::start();
@@ -206,7 +188,11 @@ fn a_new_tag_learns_the_unchanged_layers_from_the_previous_versions_tag() {
     let uploads = registry.blob_uploads();
     let second = push_with_cache(&program, &[&v2], tempfile::tempdir().unwrap().path());
     assert_succeeded(&second, &["3 blobs uploaded", "2 already there"]);
-    assert_eq!(registry.blob_uploads(), uploads + 3);
+    assert_eq!(
+        registry.blob_uploads(),
+        uploads + 4,
+        "and v2's bill of materials"
+    );
 }
 
 #[test]
@@ -463,7 +449,11 @@ fn missing_blobs_are_mounted_from_another_repository_when_asked() {
     assert!(push(&program, &[&first]).status.success());
     let mounted = push(&program, &["--mount-from", "team/one", &second]);
     assert_succeeded(&mounted, &["0 blobs uploaded", "5 mounted"]);
-    assert_eq!(registry.blob_uploads(), 5, "only the first push uploaded");
+    assert_eq!(
+        registry.blob_uploads(),
+        9,
+        "the first push's 7 blobs, and the bill of materials and its empty config again"
+    );
     run(Command::new("podman").args(["pull", "-q", "--tls-verify=false", &second]));
     assert_eq!(podman_run(&second, &[], &[]).trim(), "app v1");
 }
@@ -579,14 +569,6 @@ fn copy_to_docker_daemon_and_copy_to_podman_load_into_dockerd_and_podman() {
     // No engine at the socket: a clear error.
     let missing = output_of(Command::new(&docker).env("DOCKER_HOST", "unix:///nonexistent.sock"));
     assert_failed(&missing, &["cannot connect to /nonexistent.sock"]);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The digest of what `reference` names in the registry.

@@ -476,3 +476,55 @@ impl Drop for PodmanService {
         let _ = self.child.wait();
     }
 }
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts that a command succeeded and that its stderr says each of `said`.
+pub fn assert_succeeded(output: &std::process::Output, said: &[&str]) {
+    assert!(output.status.success(), "{}", stderr(output));
+    assert_said(output, said);
+}
+
+/// Asserts that a command failed and that its stderr says each of `said`.
+pub fn assert_failed(output: &std::process::Output, said: &[&str]) {
+    assert!(!output.status.success(), "{}", stderr(output));
+    assert_said(output, said);
+}
+
+pub fn assert_said(output: &std::process::Output, said: &[&str]) {
+    let text = stderr(output);
+    for expected in said {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+}
+
+/// Lower-case hex of the SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `bytes` as JSON, panicking with the start of them when they are not.
+pub fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(500)])
+        )
+    })
+}
+
+/// `skopeo inspect --raw` of `reference`, plain HTTP allowed.
+pub fn skopeo_raw(reference: &str) -> Output {
+    require("skopeo");
+    output_of(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(reference),
+    )
+}

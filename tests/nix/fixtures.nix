@@ -332,6 +332,10 @@ in
   };
 
   platforms = import ./platforms.nix { inherit lib busybox hostShell; };
+  sbom = import ./sbom.nix {
+    inherit lib busybox hostShell;
+    base = offline.images.busybox;
+  };
 
   # The examples as stream scripts, told to compress as the archives do:
   # their output must equal the archives.
