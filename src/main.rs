@@ -71,7 +71,8 @@ enum Command {
         description: PathBuf,
     },
     /// Push the image of a description, or of a script made by the Nix
-    /// library, to a registry; layers the registry has are not sent
+    /// library, to a registry (of an index: every platform, then the
+    /// index); layers the registry has are not sent
     Push {
         /// Image description or script
         #[arg(value_name = "FILE")]
@@ -114,7 +115,7 @@ enum Command {
         registry: RegistryArgs,
     },
     /// Load the image into Docker through its API socket, without writing an
-    /// archive
+    /// archive (of an index: this machine's platform)
     DockerLoad {
         /// Image description or script
         #[arg(value_name = "FILE")]
@@ -124,7 +125,8 @@ enum Command {
         socket: Option<PathBuf>,
     },
     /// Load the image into podman through its Docker-compatible API socket
-    /// (`podman system service`), without writing an archive
+    /// (`podman system service`), without writing an archive (of an index:
+    /// this machine's platform)
     PodmanLoad {
         /// Image description or script
         #[arg(value_name = "FILE")]
@@ -147,7 +149,8 @@ enum Command {
         #[command(flatten)]
         image: ImageArgs,
         /// Explain this plan, image description or stream script (the
-        /// `plan` passthru of the Nix image functions) instead
+        /// `plan` passthru of the Nix image functions) instead; of an index's
+        /// description, its platforms and each image
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
         /// Also tell which layers are new since an earlier version: its
