@@ -74,7 +74,8 @@ pub fn referrers_tag(subject: &Digest) -> String {
 }
 
 /// Adds the artifact to the index under the subject's referrers tag,
-/// keeping what the index lists already.
+/// keeping what the index lists already (and leaving it be when it lists
+/// the artifact).
 fn list_in_referrers_tag(
     client: &Client,
     subject: &Subject,
@@ -92,15 +93,16 @@ fn list_in_referrers_tag(
         None => Vec::new(),
     };
     let digest = artifact.to_string();
-    if !manifests.iter().any(|m| m["digest"] == digest.as_str()) {
-        manifests.push(json!({
-            "mediaType": MANIFEST_TYPE,
-            "digest": digest,
-            "size": size,
-            "artifactType": SPDX_TYPE,
-            "annotations": { "org.opencontainers.image.created": created },
-        }));
+    if manifests.iter().any(|m| m["digest"] == digest.as_str()) {
+        return Ok(());
     }
+    manifests.push(json!({
+        "mediaType": MANIFEST_TYPE,
+        "digest": digest,
+        "size": size,
+        "artifactType": SPDX_TYPE,
+        "annotations": { "org.opencontainers.image.created": created },
+    }));
     let index = canonical_json(&json!({
         "schemaVersion": 2,
         "mediaType": INDEX_TYPES[0],
