@@ -77,6 +77,9 @@
   # dockerTools runs this as root in a VM; strata has no VM. The README's
   # migration table maps its uses to the arguments above.
   runAsRoot ? null,
+  # dockerTools sizes the VM of buildImage with these; strata has no VM.
+  diskSize ? null,
+  buildVMMemorySize ? null,
   passthru ? { },
   meta ? { },
 }:
@@ -84,6 +87,12 @@ assert
   runAsRoot == null
   || throw "strata: runAsRoot needs a VM, which strata does without; use users, groups, directories, perms, extraCommands or fakeRootCommands instead (README: Migrating from dockerTools)";
 let
+  warnUnused =
+    argument: value: rest:
+    if value == null then
+      rest
+    else
+      builtins.trace "warning: strata: `${argument}` does nothing: strata builds images without a VM" rest;
   roots = if copyToRoot != null then copyToRoot else contents;
   hasCommands = extraCommands != "" || fakeRootCommands != "" || includeNixDB;
   # The image derivations' attributes: the spec and its closure, and the
@@ -255,6 +264,16 @@ let
     inherit description;
     # What buildImageIndex checks its images by.
     strataImage = step;
+  }
+  // (
+    if step == "stream" then
+      # As nixpkgs marks a stream: run it, do not load it.
+      { isExe = true; }
+    else
+      # The same image as a stream script, as streamLayeredImage makes it.
+      { stream = script "stream-${baseNameOf name}" "stream" false; }
+  )
+  // {
     # Bills of materials: SPDX 2.3 and CycloneDX 1.6 JSON, and what they
     # say of the store paths.
     sbom = billOfMaterials "spdx" "spdx.json";
@@ -276,4 +295,13 @@ let
     );
   };
 in
-result // allPassthru // { passthru = allPassthru; inherit meta; }
+warnUnused "diskSize" diskSize (
+  warnUnused "buildVMMemorySize" buildVMMemorySize (
+    result
+    // allPassthru
+    // {
+      passthru = allPassthru;
+      inherit meta;
+    }
+  )
+)

@@ -69,6 +69,14 @@ enum Command {
         /// Image description or stream script
         #[arg(value_name = "FILE")]
         description: PathBuf,
+        /// The name and tag the archive gives the image, instead of its own
+        #[arg(
+            long = "repo_tag",
+            short = 't',
+            visible_alias = "repo-tag",
+            value_name = "NAME:TAG"
+        )]
+        repo_tag: Option<String>,
     },
     /// Push the image of a description, or of a script made by the Nix
     /// library, to a registry (of an index: every platform, then the
@@ -203,7 +211,10 @@ fn main() -> ExitCode {
             output,
             threads,
         } => commands::describe(image, output.as_deref(), *threads),
-        Command::Stream { description } => commands::stream(description),
+        Command::Stream {
+            description,
+            repo_tag,
+        } => commands::stream(description, repo_tag.as_deref()),
         Command::Push {
             description,
             destination,

@@ -20,6 +20,7 @@ use crate::emit::sbom::document::{self, SbomFormat};
 use crate::emit::sbom::facts::SbomFacts;
 use crate::emit::stream;
 use crate::format::compression::Compressor;
+use crate::format::reference;
 use crate::format::store_path::{self, StorePath};
 use crate::input::attrs;
 use crate::input::closure::{self, PathRecord};
@@ -196,15 +197,16 @@ pub fn pull(options: &PullOptions, output: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Streams the archive of a description (or a stream script) to stdout.
-pub fn stream(source: &Path) -> Result<()> {
+/// Streams the archive of a description (or a stream script) to stdout,
+/// the image named `repo_tag` when given.
+pub fn stream(source: &Path, repo_tag: Option<&str>) -> Result<()> {
     let stdout = io::stdout();
     if stdout.is_terminal() {
         bail!(
             "refusing to write an image archive to a terminal; redirect it to a file or pipe it into `podman load` or `docker load`"
         );
     }
-    let description = match Described::read(source)? {
+    let mut description = match Described::read(source)? {
         Described::Image(description) => *description,
         Described::Index(index) => bail!(
             "{} is an index of images for {}; stream one of its images",
@@ -212,6 +214,12 @@ pub fn stream(source: &Path) -> Result<()> {
             platform_list(&index)
         ),
     };
+    if let Some(repo_tag) = repo_tag {
+        let (name, tag) = reference::name_and_tag(repo_tag)
+            .with_context(|| format!("--repo_tag {repo_tag} is not NAME:TAG"))?;
+        description.plan.spec.name = name.to_owned();
+        description.plan.spec.tag = Some(tag.to_owned());
+    }
     let encoding = description.plan.spec.encoding(Delivery::Unpacked);
     let out = stream::write_archive(
         &description,

@@ -123,14 +123,7 @@ pub struct Destination {
 
 impl Destination {
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
-        let reference = text.strip_prefix("docker://").unwrap_or(text);
-        // A ':' after the last '/' starts the tag; one before it is a port.
-        let (name, tag) = match reference.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => (name, tag),
-            _ => (reference, "latest"),
-        };
-        validate_name(name)?;
-        validate_tag(tag)?;
+        let (name, tag) = name_and_tag(text.strip_prefix("docker://").unwrap_or(text))?;
         let (registry, repository) = split_registry(name);
         Ok(Self {
             registry: registry.to_owned(),
@@ -138,6 +131,19 @@ impl Destination {
             tag: tag.to_owned(),
         })
     }
+}
+
+/// `name[:tag]` → the name and the tag (`latest` when none is given), both
+/// checked. A ':' after the last '/' starts the tag; one before it is a
+/// port.
+pub fn name_and_tag(reference: &str) -> Result<(&str, &str), ReferenceError> {
+    let (name, tag) = match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (reference, "latest"),
+    };
+    validate_name(name)?;
+    validate_tag(tag)?;
+    Ok((name, tag))
 }
 
 impl std::fmt::Display for Destination {

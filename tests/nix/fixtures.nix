@@ -332,6 +332,14 @@ in
   };
 
   platforms = import ./platforms.nix { inherit lib busybox hostShell; };
+  # The VM-only arguments of dockerTools' buildImage: accepted, with a
+  # warning.
+  vmArguments = lib.buildImage {
+    name = "vm-arguments";
+    contents = [ busybox ];
+    diskSize = 2048;
+    buildVMMemorySize = 512;
+  };
   sbom = import ./sbom.nix {
     inherit lib busybox hostShell;
     base = offline.images.busybox;
