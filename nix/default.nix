@@ -45,10 +45,12 @@ let
       customisation
       ;
   };
+  # Each function's result has `.override`.
+  overridable = import ./overridable.nix;
   buildLayeredImage = import ./build-layered-image.nix { inherit imageFunction; };
   buildImage = import ./build-image.nix { inherit imageFunction; };
 in
-{
+builtins.mapAttrs (_: overridable) {
   inherit buildLayeredImage buildImage;
   streamLayeredImage = import ./stream-layered-image.nix { inherit imageFunction; };
   buildLayer = import ./build-layer.nix;

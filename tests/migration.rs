@@ -1,6 +1,6 @@
 //! What a rename from nixpkgs' dockerTools keeps: the stream script's
-//! `--repo_tag`, `passthru.stream` and `isExe`, and the VM-only arguments
-//! accepted with a warning.
+//! `--repo_tag`, `passthru.stream` and `isExe`, `.override`, and the
+//! VM-only arguments accepted with a warning.
 
 mod common;
 
@@ -67,5 +67,21 @@ fn the_vm_only_arguments_are_accepted_with_a_warning() {
             "strata: `diskSize` does nothing: strata builds images without a VM",
             "strata: `buildVMMemorySize` does nothing",
         ],
+    );
+}
+
+#[test]
+fn every_image_function_is_overridable() {
+    let image = nix_build("overridden.image");
+    let manifest = archive_manifest(std::path::Path::new(&image));
+    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["web:overridden"]));
+    let config = skopeo_config(std::path::Path::new(&image));
+    assert_eq!(config["config"]["Env"], serde_json::json!(["OVERRIDDEN=yes"]));
+    let streamed = stream(&nix_build("overridden.stream"), &[]);
+    let archive = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(archive.path(), streamed).unwrap();
+    assert_eq!(
+        archive_manifest(archive.path())[0]["RepoTags"],
+        serde_json::json!(["overridable:streamed"])
     );
 }

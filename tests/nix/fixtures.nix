@@ -332,6 +332,19 @@ in
   };
 
   platforms = import ./platforms.nix { inherit lib busybox hostShell; };
+  # An image, and a stream, with arguments overridden.
+  overridden = {
+    image = offline.images.web.override (old: {
+      tag = "overridden";
+      config = old.config // {
+        Env = [ "OVERRIDDEN=yes" ];
+      };
+    });
+    stream = (lib.streamLayeredImage {
+      name = "overridable";
+      contents = [ busybox ];
+    }).override { tag = "streamed"; };
+  };
   # The VM-only arguments of dockerTools' buildImage: accepted, with a
   # warning.
   vmArguments = lib.buildImage {
