@@ -52,6 +52,10 @@
   # output of pullImage. Its layers are kept as they are and its config is
   # inherited.
   fromImage ? null,
+  # Which image of a base archive that holds several (a docker-archive of
+  # `docker save a b`): its name, and its tag (any tag when null).
+  fromImageName ? null,
+  fromImageTag ? null,
   # The layering plan of this image's previous version (the file its `plan`
   # attribute builds, kept in your repository): each of its layers is kept
   # with the store paths of the same names, so that a new version re-sends
@@ -121,7 +125,11 @@ let
       { inherit (layer) deps copyToRoot; }
     else
       throw "strata: every entry of `layers` must come from buildLayer";
-  spec = imageSpec {
+  # Set only when given, so that images without them keep their specs.
+  baseChoice =
+    (if fromImageName != null then { inherit fromImageName; } else { })
+    // (if fromImageTag != null then { inherit fromImageTag; } else { });
+  spec = imageSpec (baseChoice // {
     inherit
       name
       tag
@@ -161,7 +169,7 @@ let
     rootCommands = hasCommands;
     layers = map layerSpec layers;
     excludePaths = map toString excludePaths;
-  };
+  });
   # The image description: the plan, the config, and every layer's diff_id
   # and size with what it was made from; hashing only, nothing compressed.
   # Streams, pushes and loads are made from it.

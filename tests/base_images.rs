@@ -347,3 +347,46 @@ fn bad_base_images_are_clear_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn from_image_name_and_tag_choose_one_image_of_an_archive_of_several() {
+    // podman's archive of two images, as `docker save a b` writes one.
+    let work = tempfile::tempdir().unwrap();
+    for image in ["images.busybox", "images.web"] {
+        podman_load(Path::new(&nix_build(image)));
+    }
+    let several = work.path().join("several.tar");
+    run(Command::new("podman")
+        .args([
+            "save",
+            "--multi-image-archive",
+            "--format",
+            "docker-archive",
+            "-o",
+        ])
+        .arg(&several)
+        .args(["busybox:latest", "web:latest"]));
+    let image = built_on(&several, "chosen-in-several");
+    let layers = |archive: &Path| -> Vec<String> {
+        skopeo_config(archive)["rootfs"]["diff_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let web = layers(Path::new(&nix_build("images.web")));
+    assert_eq!(
+        layers(Path::new(&image))[..web.len()],
+        web[..],
+        "web's layers first"
+    );
+    // Without a name, the archive's images are named in the error.
+    let output = build_on(&several, "on-base");
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("holds 2 images") && said.contains("give fromImageName"),
+        "{said}"
+    );
+}

@@ -74,9 +74,15 @@ fn the_vm_only_arguments_are_accepted_with_a_warning() {
 fn every_image_function_is_overridable() {
     let image = nix_build("overridden.image");
     let manifest = archive_manifest(std::path::Path::new(&image));
-    assert_eq!(manifest[0]["RepoTags"], serde_json::json!(["web:overridden"]));
+    assert_eq!(
+        manifest[0]["RepoTags"],
+        serde_json::json!(["web:overridden"])
+    );
     let config = skopeo_config(std::path::Path::new(&image));
-    assert_eq!(config["config"]["Env"], serde_json::json!(["OVERRIDDEN=yes"]));
+    assert_eq!(
+        config["config"]["Env"],
+        serde_json::json!(["OVERRIDDEN=yes"])
+    );
     let streamed = stream(&nix_build("overridden.stream"), &[]);
     let archive = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(archive.path(), streamed).unwrap();

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::emit::description;
 use crate::format::store_path::StorePath;
-use crate::input::base_image::{self, BaseFilesystem};
+use crate::input::base_image::{self, BaseChoice, BaseFilesystem};
 use crate::input::closure::{ClosureGraph, PathRecord};
 use crate::input::customisation;
 use crate::input::perm_rule::PermRule;
@@ -47,6 +47,10 @@ pub fn plan_image(
             Path::new(image),
             spec.architecture(),
             &spec.os,
+            &BaseChoice {
+                name: spec.from_image_name.as_deref(),
+                tag: spec.from_image_tag.as_deref(),
+            },
         )?),
         None => None,
     };

@@ -19,6 +19,7 @@ use crate::format::compression::Compressor;
 use crate::format::digest::{Digest, HashingWriter};
 use crate::format::layer_blob::LayerBlob;
 use crate::format::manifest::{Index, Manifest};
+use crate::format::reference;
 use crate::input::spec::ContainerConfig;
 
 /// Files of a base image up to this size are kept in memory while it is
@@ -201,8 +202,33 @@ fn decompressed<R: BufRead + 'static>(mut reader: R) -> Result<Box<dyn Read>> {
     Ok(compressor.decoder(reader)?)
 }
 
-/// Reads the base image at `image`, for an image of `architecture`/`os`.
-pub fn read(image: &Path, architecture: &str, os: &str) -> Result<BaseImage> {
+/// Which image of a docker-archive that holds several to take
+/// (`fromImageName`, `fromImageTag`); with no name, the only one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BaseChoice<'a> {
+    pub name: Option<&'a str>,
+    /// Any tag of that name when `None`.
+    pub tag: Option<&'a str>,
+}
+
+impl BaseChoice<'_> {
+    /// Whether `repo_tag` (`name:tag`, as `RepoTags` lists it) is the
+    /// chosen image; `hello` and `docker.io/library/hello` are one name.
+    fn takes(&self, repo_tag: &str) -> bool {
+        let Some(wanted) = self.name else {
+            return true;
+        };
+        let Ok((name, tag)) = reference::name_and_tag(repo_tag) else {
+            return false;
+        };
+        reference::split_registry(name) == reference::split_registry(wanted)
+            && self.tag.is_none_or(|wanted| wanted == tag)
+    }
+}
+
+/// Reads the base image at `image`, for an image of `architecture`/`os`;
+/// of a docker-archive of several images, the one `choice` names.
+pub fn read(image: &Path, architecture: &str, os: &str, choice: &BaseChoice) -> Result<BaseImage> {
     let contents = Contents::read(image).with_context(|| {
         format!(
             "{} is not a container image (a docker-archive or an OCI layout)",
@@ -210,7 +236,7 @@ pub fn read(image: &Path, architecture: &str, os: &str) -> Result<BaseImage> {
         )
     })?;
     let (config_bytes, layers) = if contents.entries.contains_key("manifest.json") {
-        docker_archive(&contents)?
+        docker_archive(&contents, choice)?
     } else if contents.entries.contains_key("index.json") {
         oci_layout(&contents, architecture, os)?
     } else {
@@ -262,18 +288,30 @@ fn diff_ids(config: &[u8], image: &Path) -> Result<Vec<Digest>> {
 }
 
 /// A docker-archive: `manifest.json` names the config and the layer files.
-fn docker_archive(contents: &Contents) -> Result<(Vec<u8>, Layers)> {
+fn docker_archive(contents: &Contents, choice: &BaseChoice) -> Result<(Vec<u8>, Layers)> {
     let manifest: Vec<DockerManifestEntry> = contents.json("manifest.json")?;
-    let [entry] = manifest.as_slice() else {
+    let chosen: Vec<&DockerManifestEntry> = manifest
+        .iter()
+        .filter(|m| choice.name.is_none() || m.repo_tags.iter().flatten().any(|t| choice.takes(t)))
+        .collect();
+    let [entry] = chosen.as_slice() else {
         let tags: Vec<String> = manifest
             .iter()
             .flat_map(|m| m.repo_tags.clone().unwrap_or_default())
             .collect();
+        let which = match choice.name {
+            Some(name) => format!(
+                "{} of them {name}:{}",
+                chosen.len(),
+                choice.tag.unwrap_or("*")
+            ),
+            None => "give fromImageName (and fromImageTag) to choose one".to_owned(),
+        };
         bail!(
-            "the base image {} holds {} images ({}); fromImage takes an archive of one",
+            "the base image {} holds {} images ({}); {which}",
             contents.image.display(),
             manifest.len(),
-            tags.join(", ")
+            tags.join(", "),
         );
     };
     let config_name = normalized_name(&entry.config);
@@ -629,7 +667,13 @@ mod tests {
     fn reads_a_docker_archive() {
         let dir = tempfile::tempdir().unwrap();
         let layer = Digest::of(&empty_layer());
-        let base = read(&docker_archive(dir.path(), 1, layer), "amd64", "linux").unwrap();
+        let base = read(
+            &docker_archive(dir.path(), 1, layer),
+            "amd64",
+            "linux",
+            &BaseChoice::default(),
+        )
+        .unwrap();
         assert_eq!(base.layers.len(), 1);
         assert_eq!(base.layers[0].blob.digest, layer);
         assert_eq!(
@@ -643,19 +687,63 @@ mod tests {
     }
 
     #[test]
+    fn from_image_name_and_tag_choose_in_an_archive_of_several() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = Digest::of(&empty_layer());
+        let entry = |tags: &[&str]| serde_json::json!({ "Config": "config.json", "RepoTags": tags, "Layers": ["layer.tar"] });
+        let path = dir.path().join("several.tar");
+        archive(
+            &path,
+            &[
+                (
+                    "manifest.json".to_owned(),
+                    serde_json::to_vec(&[
+                        entry(&["base:1"]),
+                        entry(&["docker.io/library/other:2"]),
+                    ])
+                    .unwrap(),
+                ),
+                ("config.json".to_owned(), config("amd64", &[layer])),
+                ("layer.tar".to_owned(), empty_layer()),
+            ],
+        );
+        let choose = |name, tag| {
+            read(&path, "amd64", "linux", &BaseChoice { name, tag }).map(|b| b.layers.len())
+        };
+        assert_eq!(choose(Some("base"), None).unwrap(), 1);
+        assert_eq!(choose(Some("other"), Some("2")).unwrap(), 1);
+        let err = format!("{:#}", choose(Some("other"), Some("3")).unwrap_err());
+        assert!(
+            err.contains("(base:1, docker.io/library/other:2); 0 of them other:3"),
+            "{err}"
+        );
+        let err = format!("{:#}", choose(None, None).unwrap_err());
+        assert!(err.contains("give fromImageName"), "{err}");
+    }
+
+    #[test]
     fn damaged_or_ambiguous_docker_archives_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let layer = Digest::of(&empty_layer());
         let two = docker_archive(dir.path(), 2, layer);
-        let err = format!("{:#}", read(&two, "amd64", "linux").unwrap_err());
+        let err = format!(
+            "{:#}",
+            read(&two, "amd64", "linux", &BaseChoice::default()).unwrap_err()
+        );
         assert!(err.contains("holds 2 images (base:1, base:1)"), "{err}");
         let wrong = docker_archive(dir.path(), 1, Digest::of(b"other"));
-        let err = format!("{:#}", read(&wrong, "amd64", "linux").unwrap_err());
+        let err = format!(
+            "{:#}",
+            read(&wrong, "amd64", "linux", &BaseChoice::default()).unwrap_err()
+        );
         assert!(
             err.contains("layer.tar") && err.contains("does not match its diff_id"),
             "{err}"
         );
-        let err = format!("{:#}", read(&wrong, "arm64", "linux").unwrap_err());
+        let err = format!(
+            "{:#}",
+            read(&wrong, "arm64", "linux", &BaseChoice::default()).unwrap_err()
+        );
         assert!(
             err.contains("does not match"),
             "the damage is found first: {err}"
@@ -697,14 +785,17 @@ mod tests {
     fn picks_the_platform_of_an_oci_layout_and_names_damage() {
         let dir = tempfile::tempdir().unwrap();
         let layout = oci_layout_dir(dir.path(), &["amd64", "arm64"]);
-        let base = read(&layout, "arm64", "linux").unwrap();
+        let base = read(&layout, "arm64", "linux", &BaseChoice::default()).unwrap();
         assert_eq!(base.config.architecture, "arm64");
         assert_eq!(
             base.layers[0].blob.media_type,
             Compressor::None.media_type(),
             "Docker's type, in OCI's name"
         );
-        let err = format!("{:#}", read(&layout, "s390x", "linux").unwrap_err());
+        let err = format!(
+            "{:#}",
+            read(&layout, "s390x", "linux", &BaseChoice::default()).unwrap_err()
+        );
         assert!(
             err.contains("no manifest for linux/s390x (it has: linux/amd64, linux/arm64)"),
             "{err}"
@@ -713,7 +804,10 @@ mod tests {
             .join("blobs/sha256")
             .join(Digest::of(&empty_layer()).hex());
         fs::write(&layer, b"damaged").unwrap();
-        let err = format!("{:#}", read(&layout, "amd64", "linux").unwrap_err());
+        let err = format!(
+            "{:#}",
+            read(&layout, "amd64", "linux", &BaseChoice::default()).unwrap_err()
+        );
         assert!(err.contains("does not match its descriptor"), "{err}");
     }
 }

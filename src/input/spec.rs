@@ -77,6 +77,12 @@ pub struct ImageSpec {
     pub annotations: BTreeMap<String, String>,
     /// The image this one is built on: a docker-archive or an OCI layout.
     pub from_image: Option<String>,
+    /// Which image of a base archive that holds several: its name, and
+    /// its tag (any, when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_image_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_image_tag: Option<String>,
     /// The plan of an earlier version of this image (a plan, an image
     /// description or a stream script), whose store-path layers are kept:
     /// each holds the paths of the same names as before, and only what the
@@ -170,6 +176,8 @@ impl Default for ImageSpec {
             format: ImageFormat::default(),
             annotations: BTreeMap::new(),
             from_image: None,
+            from_image_name: None,
+            from_image_tag: None,
             previous_plan: None,
             users: BTreeMap::new(),
             groups: BTreeMap::new(),

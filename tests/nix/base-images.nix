@@ -67,6 +67,16 @@ in
     config.Entrypoint = [ "/bin/greet" ];
   };
 
+  # One image of a base archive that holds several.
+  chosen-in-several = lib.buildImage {
+    name = "chosen";
+    tag = "test";
+    fromImage = base;
+    fromImageName = "web";
+    fromImageTag = "latest";
+    contents = [ greeter ];
+  };
+
   bad = {
     not-an-image = lib.buildLayeredImage {
       name = "bad";
