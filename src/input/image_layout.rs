@@ -149,7 +149,7 @@ impl ImageLayout {
         Ok(ImageLayout {
             path: path.to_owned(),
             manifest_digest: entry.digest,
-            media_type: if entry.media_type.is_empty() || entry.is_index() {
+            media_type: if entry.media_type.is_empty() {
                 MANIFEST_TYPE.to_owned()
             } else {
                 entry.media_type.clone()
