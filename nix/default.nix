@@ -56,6 +56,7 @@ builtins.mapAttrs (_: overridable) {
   buildLayer = import ./build-layer.nix;
   pullImage = import ./pull-image.nix { inherit strataDerivation; };
   buildImageIndex = import ./build-image-index.nix { inherit strataDerivation makeScript; };
+  mergeImages = import ./merge-images.nix { inherit strataDerivation; };
   # As buildImage and buildLayeredImage, with a Nix database of the image's
   # store paths (includeNixDB).
   buildImageWithNixDb = args: buildImage (args // { includeNixDB = true; });

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -387,6 +388,72 @@ fn from_image_name_and_tag_choose_one_image_of_an_archive_of_several() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains("holds 2 images") && said.contains("give fromImageName"),
+        "{said}"
+    );
+}
+
+#[test]
+fn merge_images_puts_every_image_in_one_archive_with_shared_layers_once() {
+    let merged = built_on(&bases().docker_archive, "merged");
+    let manifest = archive_manifest(Path::new(&merged));
+    let entries = manifest.as_array().unwrap();
+    let tags: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e["RepoTags"].as_array().unwrap())
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let plain = archive_manifest(Path::new(&nix_build("images.plain")))[0]["RepoTags"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for tag in [
+        "localhost/strata-test-base:1",
+        "busybox:latest",
+        "web:latest",
+        &plain,
+    ] {
+        assert!(tags.contains(&tag), "{tag} not in {tags:?}");
+    }
+    // Each layer once, though two images list busybox's.
+    let listed: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e["Layers"].as_array().unwrap())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let distinct: BTreeSet<&str> = listed.iter().copied().collect();
+    assert!(distinct.len() < listed.len(), "the inputs share a layer");
+    let mut archive = tar::Archive::new(fs::File::open(&merged).unwrap());
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        if entry.header().entry_type() == tar::EntryType::Regular {
+            files.push(entry.path().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    for layer in &distinct {
+        assert_eq!(files.iter().filter(|f| f == layer).count(), 1, "{layer}");
+    }
+    // Both engines load every image with its tag, and run them.
+    in_every_engine(&[Path::new(&merged)], |engine| {
+        for tag in &tags {
+            assert_eq!(
+                engine.run(tag, &["--entrypoint", "/bin/sh"], &["-c", "echo loaded"]),
+                "loaded\n",
+                "{tag} in {engine}"
+            );
+        }
+    });
+    // Two inputs with one tag, and an input that is no docker-archive.
+    let twice = build_on(&bases().docker_archive, "bad.tag-twice");
+    let said = String::from_utf8_lossy(&twice.stderr);
+    assert!(
+        !twice.status.success() && said.contains("both hold an image tagged web:latest"),
+        "{said}"
+    );
+    let oci = build_on(&bases().docker_archive, "bad.oci-archive");
+    let said = String::from_utf8_lossy(&oci.stderr);
+    assert!(
+        !oci.status.success() && said.contains("has no manifest.json"),
         "{said}"
     );
 }

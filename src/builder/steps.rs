@@ -14,6 +14,7 @@
 //! - `plan`: writes the layering plan, for `strata explain`.
 //! - `sbom-facts`: writes what the bill of materials says of the image's
 //!   store paths, and `sbom` the bill itself.
+//! - `merge`: writes the images of several docker-archives as one.
 //! - `index`: writes an image index over images built for several
 //!   platforms, and `describe-index` its description, for its scripts.
 
@@ -28,6 +29,7 @@ use crate::emit::description::ImageDescription;
 use crate::emit::image;
 use crate::emit::index::{self, Described, IndexDescription, IndexSpec};
 use crate::emit::layer_source::EarlierTars;
+use crate::emit::merge;
 use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
 use crate::emit::sbom::bill::{Bill, BuiltImage};
@@ -76,6 +78,8 @@ pub enum BuilderStep {
     Sbom,
     /// Write what the bill of materials says of the image's store paths.
     SbomFacts,
+    /// Write the images of several docker-archives as one (mergeImages).
+    Merge,
 }
 
 pub fn run(step: BuilderStep) -> Result<()> {
@@ -117,6 +121,14 @@ pub fn run(step: BuilderStep) -> Result<()> {
         }
         BuilderStep::Sbom => write_sbom(&attrs, &out),
         BuilderStep::SbomFacts => write_sbom_facts(&attrs, &out),
+        BuilderStep::Merge => {
+            let images: Vec<std::path::PathBuf> = attrs
+                .strings("images")?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            merge::merge(&images, &out, OutputMode::InPlace)
+        }
         BuilderStep::Script => write_script(&attrs, &out),
         BuilderStep::Customise => customise_root(&attrs, &out),
         BuilderStep::Record => customise::record_to_file(&out, true),

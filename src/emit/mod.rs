@@ -1,6 +1,7 @@
 //! Turning a plan into bytes: layer tars, their compression, OCI and Docker
-//! documents, archives and OCI directories, image descriptions, and the
-//! one-pass stream. Every output is written whole or not at all.
+//! documents, archives and OCI directories, image descriptions, indexes,
+//! merged archives, bills of materials, and the one-pass stream. Every
+//! output is written whole or not at all.
 
 pub mod archive;
 pub mod compress;
@@ -9,6 +10,7 @@ pub mod image;
 pub mod index;
 pub mod layer;
 pub mod layer_source;
+pub mod merge;
 pub mod oci;
 pub mod output;
 pub mod parallel_gzip;

@@ -314,6 +314,11 @@ fn docker_archive(contents: &Contents, choice: &BaseChoice) -> Result<(Vec<u8>, 
             tags.join(", "),
         );
     };
+    docker_entry(contents, entry)
+}
+
+/// The config and layers of one image of a docker-archive.
+fn docker_entry(contents: &Contents, entry: &DockerManifestEntry) -> Result<(Vec<u8>, Layers)> {
     let config_name = normalized_name(&entry.config);
     let (config, diff_ids) = config_and_diff_ids(contents, &config_name, entry.layers.len())?;
     let mut layers = Vec::new();
@@ -339,6 +344,42 @@ fn docker_archive(contents: &Contents, choice: &BaseChoice) -> Result<(Vec<u8>, 
         });
     }
     Ok((config, layers))
+}
+
+/// One image of a docker-archive, as it is: its tags, config and layers.
+pub struct ArchivedImage {
+    pub repo_tags: Vec<String>,
+    pub config: Vec<u8>,
+    pub layers: Vec<BaseLayer>,
+}
+
+/// Every image of the docker-archive at `archive` (compressed whole or
+/// not), as `docker save a b` or strata's docker format writes them.
+pub fn read_docker_images(archive: &Path) -> Result<Vec<ArchivedImage>> {
+    let contents = Contents::read(archive).with_context(|| {
+        format!(
+            "{} is not a docker-archive (what docker save and strata's docker format write)",
+            archive.display()
+        )
+    })?;
+    if !contents.entries.contains_key("manifest.json") {
+        bail!(
+            "{} has no manifest.json: it is not a docker-archive (an OCI layout of strata's is one with format \"docker\")",
+            archive.display()
+        );
+    }
+    let manifest: Vec<DockerManifestEntry> = contents.json("manifest.json")?;
+    manifest
+        .iter()
+        .map(|entry| {
+            let (config, layers) = docker_entry(&contents, entry)?;
+            Ok(ArchivedImage {
+                repo_tags: entry.repo_tags.clone().unwrap_or_default(),
+                config,
+                layers,
+            })
+        })
+        .collect()
 }
 
 /// An OCI layout: `index.json`, then a manifest (chosen by platform when

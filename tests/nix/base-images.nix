@@ -77,7 +77,21 @@ in
     contents = [ greeter ];
   };
 
+  # The base (a docker save archive), two strata images that share their
+  # busybox layer, and one of them compressed whole.
+  merged = lib.mergeImages [
+    base
+    fixtures.images.busybox
+    fixtures.images.web
+    (hostShell "plain.tar.gz" "gzip -c ${fixtures.images.plain} > $out")
+  ];
+
   bad = {
+    tag-twice = lib.mergeImages [
+      fixtures.images.web
+      fixtures.images.web
+    ];
+    oci-archive = lib.mergeImages [ fixtures.images.oci-archive ];
     not-an-image = lib.buildLayeredImage {
       name = "bad";
       fromImage = greeter;
