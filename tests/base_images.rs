@@ -366,7 +366,10 @@ fn from_image_name_and_tag_choose_one_image_of_an_archive_of_several() {
             "-o",
         ])
         .arg(&several)
-        .args(["busybox:latest", "web:latest"]));
+        .args([
+            "docker.io/library/busybox:latest",
+            "docker.io/library/web:latest",
+        ]));
     let image = built_on(&several, "chosen-in-several");
     let layers = |archive: &Path| -> Vec<String> {
         skopeo_config(archive)["rootfs"]["diff_ids"]
