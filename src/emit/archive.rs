@@ -44,7 +44,7 @@ pub fn write_prefix<W: Write>(out: &mut W) -> Result<()> {
 
 /// Writes the header of blob `digest`; `size` bytes of it and padding follow.
 pub fn write_blob_header<W: Write>(out: &mut W, digest: &Digest, size: u64) -> Result<()> {
-    file_header(out, &oci::blob_path(digest), size)
+    file_header(out, &digest.blob_path(), size)
 }
 
 /// Writes the config and manifest blobs, the layout's index files (with
@@ -73,12 +73,9 @@ pub fn write_files<W: Write>(out: &mut W, files: &[(String, &[u8])]) -> Result<(
 /// The files that follow the layers, by their path in the layout.
 pub fn tail_files(documents: &ImageDocuments, docker_manifest: bool) -> Vec<(String, &[u8])> {
     let mut files = vec![
+        (documents.config_digest.blob_path(), &documents.config[..]),
         (
-            oci::blob_path(&documents.config_digest),
-            &documents.config[..],
-        ),
-        (
-            oci::blob_path(&documents.manifest_digest),
+            documents.manifest_digest.blob_path(),
             &documents.manifest[..],
         ),
         ("index.json".to_owned(), &documents.index[..]),

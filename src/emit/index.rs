@@ -160,7 +160,7 @@ pub fn build_index(
     check_images(images)?;
     let documents = documents(spec, images)?;
     let tail: Vec<(String, &[u8])> = vec![
-        (oci::blob_path(&documents.index_digest), &documents.index),
+        (documents.index_digest.blob_path(), &documents.index),
         ("index.json".to_owned(), &documents.layout_index),
         ("oci-layout".to_owned(), OCI_LAYOUT),
     ];
@@ -184,7 +184,7 @@ pub fn build_index(
             std::fs::create_dir_all(&blob_dir)
                 .with_context(|| format!("cannot create {}", blob_dir.display()))?;
             for (image, digest, _) in blobs(images) {
-                let path = dir.join(oci::blob_path(&digest));
+                let path = dir.join(digest.blob_path());
                 output::write_file(&path, OutputMode::InPlace, false, |out| {
                     image.copy_blob(&digest, out).map(drop)
                 })?;

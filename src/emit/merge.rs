@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::emit::archive;
-use crate::emit::oci::{self, canonical_json};
+use crate::emit::oci::canonical_json;
 use crate::emit::output::{self, OutputMode};
 use crate::format::digest::Digest;
 use crate::format::tar_format;
@@ -63,12 +63,12 @@ pub fn merge(inputs: &[PathBuf], output: &Path, mode: OutputMode) -> Result<()> 
             }
         }
         manifest.push(ManifestEntry {
-            config: oci::blob_path(&config),
+            config: config.blob_path(),
             repo_tags: image.repo_tags.clone(),
             layers: image
                 .layers
                 .iter()
-                .map(|l| oci::blob_path(&l.blob.digest))
+                .map(|l| l.blob.digest.blob_path())
                 .collect(),
         });
     }

@@ -95,9 +95,9 @@ pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments
     let index = canonical_json(&index)?;
 
     let docker_manifest = canonical_json(&[DockerManifestEntry {
-        config: blob_path(&config_digest),
+        config: config_digest.blob_path(),
         repo_tags: vec![spec.repo_tag()],
-        layers: blobs.iter().map(|b| blob_path(&b.digest)).collect(),
+        layers: blobs.iter().map(|b| b.digest.blob_path()).collect(),
     }])?;
 
     Ok(ImageDocuments {
@@ -108,11 +108,6 @@ pub fn documents(plan: &ImagePlan, blobs: &[LayerBlob]) -> Result<ImageDocuments
         index,
         docker_manifest,
     })
-}
-
-/// Where a blob lives in an OCI layout, and in Docker's `manifest.json`.
-pub fn blob_path(digest: &Digest) -> String {
-    format!("blobs/sha256/{}", digest.hex())
 }
 
 /// `hello:1` → `docker.io/library/hello:1`, as Docker names images.

@@ -16,9 +16,20 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// The digest whose SHA-256 bytes are `bytes`.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
     /// The 64 hex digits without the algorithm prefix.
     pub fn hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Where the blob of this digest lives in an OCI layout, and in
+    /// Docker's `manifest.json`.
+    pub fn blob_path(&self) -> String {
+        format!("blobs/sha256/{}", self.hex())
     }
 }
 

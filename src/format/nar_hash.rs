@@ -1,52 +1,40 @@
 //! NAR hashes, as Nix writes them (`sha256:` and nixbase32, SRI
-//! `sha256-` and base64, or 64 hex digits), read into their SHA-256 bytes.
+//! `sha256-` and base64, or 64 hex digits), read as SHA-256 digests.
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 
+use crate::format::digest::Digest;
+
 /// Nix's base32 alphabet (no e, o, u, t).
 const NIXBASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
 
-/// A SHA-256 NAR hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NarHash([u8; 32]);
-
-impl NarHash {
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::read(text).with_context(|| format!("'{text}' is not a SHA-256 NAR hash"))
-    }
-
-    fn read(text: &str) -> Result<Self> {
-        let bytes = if let Some(sri) = text.strip_prefix("sha256-") {
-            base64::engine::general_purpose::STANDARD
-                .decode(sri)
-                .context("its base64 is not valid")?
-        } else {
-            let digits = text.strip_prefix("sha256:").unwrap_or(text);
-            match digits.len() {
-                64 => hex_bytes(digits)?,
-                52 => nixbase32_bytes(digits)?,
-                n => bail!("it has {n} digits, neither 64 (hex) nor 52 (nixbase32)"),
-            }
-        };
-        Ok(NarHash(bytes.try_into().map_err(|b: Vec<u8>| {
-            anyhow::anyhow!("it has {} bytes, not 32", b.len())
-        })?))
-    }
-
-    /// Lower-case hex, as SBOM checksums take it.
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
+/// The SHA-256 digest a NAR hash of any of Nix's forms gives.
+pub fn parse_nar_hash(text: &str) -> Result<Digest> {
+    read(text).with_context(|| format!("'{text}' is not a SHA-256 NAR hash"))
 }
 
-fn hex_bytes(digits: &str) -> Result<Vec<u8>> {
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(digits.get(i..i + 2).context("not hex")?, 16).context("not hex")
-        })
-        .collect()
+fn read(text: &str) -> Result<Digest> {
+    let bytes = if let Some(sri) = text.strip_prefix("sha256-") {
+        base64::engine::general_purpose::STANDARD
+            .decode(sri)
+            .context("its base64 is not valid")?
+    } else {
+        let digits = text.strip_prefix("sha256:").unwrap_or(text);
+        match digits.len() {
+            64 => {
+                return format!("sha256:{digits}")
+                    .parse()
+                    .map_err(anyhow::Error::msg);
+            }
+            52 => nixbase32_bytes(digits)?,
+            n => bail!("it has {n} digits, neither 64 (hex) nor 52 (nixbase32)"),
+        }
+    };
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| anyhow::anyhow!("it has {} bytes, not 32", b.len()))?;
+    Ok(Digest::from_bytes(bytes))
 }
 
 /// Nix's base32: the last digit holds the first bits, bytes little-endian.
@@ -88,7 +76,7 @@ mod tests {
             "sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s".to_owned(),
             "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=".to_owned(),
         ] {
-            assert_eq!(NarHash::parse(&text).unwrap().hex(), HEX, "{text}");
+            assert_eq!(parse_nar_hash(&text).unwrap().hex(), HEX, "{text}");
         }
         for bad in [
             "sha256:xyz",
@@ -96,7 +84,7 @@ mod tests {
             "sha256-AAAA",
             &format!("sha256:{}", &HEX[..62]),
         ] {
-            let err = format!("{:#}", NarHash::parse(bad).unwrap_err());
+            let err = format!("{:#}", parse_nar_hash(bad).unwrap_err());
             assert!(
                 err.contains(&format!("'{bad}' is not a SHA-256 NAR hash")),
                 "{err}"

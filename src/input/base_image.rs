@@ -127,7 +127,7 @@ impl Contents {
     /// The blob `digest` of an OCI layout, checked against its digest and
     /// size.
     fn blob(&self, digest: &Digest, size: u64) -> Result<(String, &Entry)> {
-        let name = format!("blobs/sha256/{}", digest.hex());
+        let name = digest.blob_path();
         let entry = self.entry(&name)?;
         if entry.digest != *digest || entry.size != size {
             bail!(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use oci_spec::image::MediaType;
 use serde::Deserialize;
 
 use crate::format::digest::{Digest, HashingWriter};
@@ -72,7 +73,7 @@ impl IndexLayout {
         if !entry.is_index() {
             bail!("its index.json names one image, not an index of images");
         }
-        let name = oci_blob_name(&entry.digest);
+        let name = entry.digest.blob_path();
         let index = document(&files, &name)?.to_vec();
         if Digest::of(&index) != entry.digest {
             bail!("its index {name} does not match its digest");
@@ -111,14 +112,14 @@ impl ImageLayout {
 
     /// The image `entry` names, in the layout of `files` at `path`.
     fn of_entry(path: &Path, files: &Arc<LayoutFiles>, entry: &Descriptor) -> Result<Self> {
-        let name = oci_blob_name(&entry.digest);
+        let name = entry.digest.blob_path();
         let manifest = document(files, &name)?.to_vec();
         if Digest::of(&manifest) != entry.digest {
             bail!("its manifest {name} does not match its digest");
         }
         let parsed: Manifest =
             serde_json::from_slice(&manifest).context("its manifest is not an image manifest")?;
-        let config_name = oci_blob_name(&parsed.config.digest);
+        let config_name = parsed.config.digest.blob_path();
         let config = document(files, &config_name)?;
         if Digest::of(config) != parsed.config.digest {
             bail!("its config {config_name} does not match its digest");
@@ -135,7 +136,7 @@ impl ImageLayout {
         let mut blobs = vec![parsed.config.clone()];
         blobs.extend(parsed.layers.iter().cloned());
         for blob in &blobs {
-            let name = oci_blob_name(&blob.digest);
+            let name = blob.digest.blob_path();
             match files.get(&name) {
                 Some(file) if file.size == blob.size => {}
                 Some(file) => bail!(
@@ -150,7 +151,7 @@ impl ImageLayout {
             path: path.to_owned(),
             manifest_digest: entry.digest,
             media_type: if entry.media_type.is_empty() {
-                MANIFEST_TYPE.to_owned()
+                MediaType::ImageManifest.to_string()
             } else {
                 entry.media_type.clone()
             },
@@ -165,7 +166,7 @@ impl ImageLayout {
     /// The bytes of blob `digest`, and their size; unchecked (a registry
     /// checks them against the digest they are sent under).
     pub fn open_blob(&self, digest: &Digest) -> Result<(impl Read + use<>, u64)> {
-        let name = oci_blob_name(digest);
+        let name = digest.blob_path();
         let file = self
             .files
             .get(&name)
@@ -190,7 +191,7 @@ impl ImageLayout {
         if found != *digest || size != expected {
             bail!(
                 "the blob {} of {} does not match its digest; the image is damaged",
-                oci_blob_name(digest),
+                digest.blob_path(),
                 self.path.display()
             );
         }
@@ -248,13 +249,6 @@ fn document<'a>(files: &'a LayoutFiles, name: &str) -> Result<&'a [u8]> {
         .and_then(|f| f.bytes.as_deref())
         .with_context(|| format!("it has no {name}"))
 }
-
-fn oci_blob_name(digest: &Digest) -> String {
-    format!("blobs/sha256/{}", digest.hex())
-}
-
-/// The media type of an OCI image manifest.
-const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn dir_files(root: &Path) -> Result<LayoutFiles> {
     let mut files = BTreeMap::new();

@@ -6,6 +6,7 @@
 //! the artifacts referring to it.
 
 use anyhow::{Context, Result};
+use oci_spec::image::MediaType;
 use serde_json::{Value, json};
 
 use crate::emit::oci::canonical_json;
@@ -15,8 +16,6 @@ use crate::transport::registry::Client;
 
 /// The media type, and artifact type, of an SPDX JSON document.
 pub const SPDX_TYPE: &str = "application/spdx+json";
-const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
-const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// The empty config an artifact has.
 const EMPTY: &[u8] = b"{}";
 
@@ -46,9 +45,9 @@ pub fn push_sbom(
     layer["annotations"] = json!({ "org.opencontainers.image.title": "sbom.spdx.json" });
     let manifest = canonical_json(&json!({
         "schemaVersion": 2,
-        "mediaType": MANIFEST_TYPE,
+        "mediaType": MediaType::ImageManifest.to_string(),
         "artifactType": SPDX_TYPE,
-        "config": descriptor(EMPTY_TYPE, EMPTY),
+        "config": descriptor(&MediaType::EmptyJSON.to_string(), EMPTY),
         "layers": [layer],
         "subject": {
             "mediaType": subject.media_type,
@@ -59,7 +58,11 @@ pub fn push_sbom(
     }))?;
     let digest = Digest::of(&manifest);
     let noted = client
-        .put_manifest(&digest.to_string(), &manifest, MANIFEST_TYPE)
+        .put_manifest(
+            &digest.to_string(),
+            &manifest,
+            &MediaType::ImageManifest.to_string(),
+        )
         .context("cannot push the bill of materials")?;
     if !noted {
         list_in_referrers_tag(client, subject, &digest, manifest.len() as u64, created)
@@ -97,7 +100,7 @@ fn list_in_referrers_tag(
         return Ok(());
     }
     manifests.push(json!({
-        "mediaType": MANIFEST_TYPE,
+        "mediaType": MediaType::ImageManifest.to_string(),
         "digest": digest,
         "size": size,
         "artifactType": SPDX_TYPE,

@@ -13,7 +13,7 @@ use crate::format::digest::Digest;
 use crate::format::drv_name::parse_drv_name;
 use crate::format::layer_blob::LayerBlob;
 use crate::format::manifest::Descriptor;
-use crate::format::nar_hash::NarHash;
+use crate::format::nar_hash::parse_nar_hash;
 use crate::format::platform::Platform;
 use crate::format::store_path::StorePath;
 use crate::input::image_layout::ImageLayout;
@@ -46,7 +46,7 @@ pub struct PackageRecord {
     pub path: StorePath,
     pub name: String,
     pub version: String,
-    pub nar_hash: NarHash,
+    pub nar_hash: Digest,
     /// The number of the layer that holds it.
     pub layer: usize,
     /// The image's store paths it refers to, itself left out.
@@ -112,7 +112,7 @@ impl Bill {
                     path: path.clone(),
                     name: name.to_owned(),
                     version: version.to_owned(),
-                    nar_hash: NarHash::parse(&fact.nar_hash)
+                    nar_hash: parse_nar_hash(&fact.nar_hash)
                         .with_context(|| format!("of {path}"))?,
                     layer: index + 1,
                     references,
