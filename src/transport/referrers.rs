@@ -47,7 +47,7 @@ pub fn push_sbom(
         "schemaVersion": 2,
         "mediaType": MediaType::ImageManifest.to_string(),
         "artifactType": SPDX_TYPE,
-        "config": descriptor(&MediaType::EmptyJSON.to_string(), EMPTY),
+        "config": descriptor(MediaType::EmptyJSON.as_ref(), EMPTY),
         "layers": [layer],
         "subject": {
             "mediaType": subject.media_type,
@@ -61,7 +61,7 @@ pub fn push_sbom(
         .put_manifest(
             &digest.to_string(),
             &manifest,
-            &MediaType::ImageManifest.to_string(),
+            MediaType::ImageManifest.as_ref(),
         )
         .context("cannot push the bill of materials")?;
     if !noted {
