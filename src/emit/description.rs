@@ -90,10 +90,21 @@ impl ImageDescription {
             .with_context(|| format!("cannot read {}", source.display()))?;
         let description: Self = serde_json::from_str(script_payload(&text))
             .with_context(|| format!("{} is not an image description", source.display()))?;
-        description
-            .config_bytes()
+        description.checked(source)
+    }
+
+    /// The description that `value`, read from `source`, holds.
+    pub fn from_json(value: serde_json::Value, source: &Path) -> Result<Self> {
+        let description: Self = serde_json::from_value(value)
+            .with_context(|| format!("{} is not an image description", source.display()))?;
+        description.checked(source)
+    }
+
+    /// The description, once its parts are found to agree.
+    fn checked(self, source: &Path) -> Result<Self> {
+        self.config_bytes()
             .with_context(|| format!("in {}", source.display()))?;
-        Ok(description)
+        Ok(self)
     }
 
     /// The config's bytes, checked against the recorded digest.

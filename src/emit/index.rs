@@ -19,8 +19,9 @@ use crate::emit::output::{self, OutputMode};
 use crate::format::digest::Digest;
 use crate::format::manifest::{CONTAINERD_NAME, INDEX_TYPES, REF_NAME};
 use crate::format::platform::Platform;
+use crate::format::reference;
 use crate::format::tar_format;
-use crate::input::image_layout::ImageLayout;
+use crate::input::image_layout::{self, ImageLayout};
 use crate::input::spec::{self, ImageFormat};
 
 /// What an index is: its name and tag, annotations, and how it is written.
@@ -60,7 +61,10 @@ pub fn check_images(images: &[ImageLayout]) -> Result<()> {
     }
     let names: BTreeSet<(String, &Path)> = images
         .iter()
-        .filter_map(|image| Some((name_without_tag(image.name.as_deref()?), &*image.path)))
+        .filter_map(|image| {
+            let (name, _) = reference::name_and_tag(image.name.as_deref()?).ok()?;
+            Some((name.to_owned(), &*image.path))
+        })
         .collect();
     let distinct: BTreeSet<&String> = names.iter().map(|(name, _)| name).collect();
     if distinct.len() > 1 {
@@ -74,14 +78,6 @@ pub fn check_images(images: &[ImageLayout]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `docker.io/library/hello:1` → `docker.io/library/hello`.
-fn name_without_tag(name: &str) -> String {
-    match name.rsplit_once(':') {
-        Some((repository, tag)) if !tag.contains('/') => repository.to_owned(),
-        _ => name.to_owned(),
-    }
 }
 
 pub fn documents(spec: &IndexSpec, images: &[ImageLayout]) -> Result<IndexDocuments> {
@@ -129,24 +125,18 @@ pub fn documents(spec: &IndexSpec, images: &[ImageLayout]) -> Result<IndexDocume
     })
 }
 
-/// Every blob of `images` once, in order: each image's config and layers,
-/// then its manifest; with the image that holds it.
+/// Every blob of `images` once: the configs and layers, then each
+/// image's manifest; with the image that holds it.
 fn blobs(images: &[ImageLayout]) -> Vec<(&ImageLayout, Digest, u64)> {
-    let mut seen = BTreeSet::new();
-    let mut blobs = Vec::new();
-    for image in images {
-        let own = image
-            .blobs
-            .iter()
-            .map(|b| (b.digest, b.size))
-            .chain([(image.manifest_digest, image.manifest.len() as u64)]);
-        for (digest, size) in own {
-            if seen.insert(digest) {
-                blobs.push((image, digest, size));
-            }
-        }
-    }
-    blobs
+    image_layout::distinct_blobs(images)
+        .into_iter()
+        .map(|(image, blob)| (image, blob.digest, blob.size))
+        .chain(
+            images
+                .iter()
+                .map(|image| (image, image.manifest_digest, image.manifest.len() as u64)),
+        )
+        .collect()
 }
 
 /// Writes the index of `images` to `output` as `spec.format` says; on any
@@ -259,9 +249,13 @@ impl Described {
     /// Reads a description, an index description, or a script made of
     /// either by the Nix library.
     pub fn read(source: &Path) -> Result<Self> {
-        Ok(match Self::read_index(source)? {
-            Some(index) => Described::Index(index),
-            None => Described::Image(Box::new(ImageDescription::read(source)?)),
+        let text = std::fs::read_to_string(source)
+            .with_context(|| format!("cannot read {}", source.display()))?;
+        let value: serde_json::Value = serde_json::from_str(script_payload(&text))
+            .with_context(|| format!("{} is not a description: not JSON", source.display()))?;
+        Ok(match index_of(value, source)? {
+            Ok(index) => Described::Index(index),
+            Err(value) => Described::Image(Box::new(ImageDescription::from_json(value, source)?)),
         })
     }
 
@@ -270,20 +264,28 @@ impl Described {
     pub fn read_index(source: &Path) -> Result<Option<IndexDescription>> {
         let text = std::fs::read_to_string(source)
             .with_context(|| format!("cannot read {}", source.display()))?;
-        let payload = script_payload(&text);
-        let is_index = serde_json::from_str::<serde_json::Value>(payload)
-            .ok()
-            .is_some_and(|v| v.get("layout").is_some() && v.get("images").is_some());
-        if !is_index {
-            return Ok(None);
+        match serde_json::from_str(script_payload(&text)) {
+            Ok(value) => Ok(index_of(value, source)?.ok()),
+            Err(_) => Ok(None),
         }
-        let index: IndexDescription = serde_json::from_str(payload)
-            .with_context(|| format!("{} is not an index description", source.display()))?;
-        for image in &index.images {
-            image
-                .config_bytes()
-                .with_context(|| format!("in {}", source.display()))?;
-        }
-        Ok(Some(index))
     }
+}
+
+/// The index description `value` (read from `source`) holds, checked; or
+/// `value` back when it holds none.
+fn index_of(
+    value: serde_json::Value,
+    source: &Path,
+) -> Result<std::result::Result<IndexDescription, serde_json::Value>> {
+    if value.get("layout").is_none() || value.get("images").is_none() {
+        return Ok(Err(value));
+    }
+    let index: IndexDescription = serde_json::from_value(value)
+        .with_context(|| format!("{} is not an index description", source.display()))?;
+    for image in &index.images {
+        image
+            .config_bytes()
+            .with_context(|| format!("in {}", source.display()))?;
+    }
+    Ok(Ok(index))
 }

@@ -199,6 +199,17 @@ impl ImageLayout {
     }
 }
 
+/// The config and layer blobs of `images`, each once (the first image that
+/// holds it with it), in order.
+pub fn distinct_blobs(images: &[ImageLayout]) -> Vec<(&ImageLayout, &Descriptor)> {
+    let mut seen = std::collections::BTreeSet::new();
+    images
+        .iter()
+        .flat_map(|image| image.blobs.iter().map(move |blob| (image, blob)))
+        .filter(|(_, blob)| seen.insert(blob.digest))
+        .collect()
+}
+
 /// `read(path)`, its error saying that `path` is not `what`, as `built_by`
 /// makes it.
 fn opened<T>(

@@ -10,7 +10,7 @@ use crate::emit::index::IndexDescription;
 use crate::emit::sbom::bill::BuiltImage;
 use crate::format::digest::Digest;
 use crate::format::manifest::INDEX_TYPES;
-use crate::input::image_layout::{ImageLayout, IndexLayout};
+use crate::input::image_layout::{self, ImageLayout, IndexLayout};
 use crate::transport::push::{self, Outcome, PushOptions, PushSummary};
 use crate::transport::registry::Client;
 
@@ -18,23 +18,16 @@ pub fn push_index(index: &IndexDescription, options: &PushOptions) -> Result<Pus
     let layout = IndexLayout::open(&index.layout)?;
     let images = &layout.images;
     let (destination, client) = push::connect(options, &format!("{}:{}", index.name, index.tag))?;
-    let mut blobs: Vec<(&ImageLayout, Digest, u64)> = Vec::new();
-    for image in images {
-        for blob in &image.blobs {
-            if !blobs.iter().any(|(_, digest, _)| *digest == blob.digest) {
-                blobs.push((image, blob.digest, blob.size));
-            }
-        }
-    }
+    let blobs = image_layout::distinct_blobs(images);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()?;
     let outcomes = pool.install(|| {
         blobs
             .par_iter()
-            .map(|(image, digest, size)| {
-                send_blob(&client, options, image, digest, *size)
-                    .with_context(|| format!("cannot push blob {digest} to {destination}"))
+            .map(|(image, blob)| {
+                send_blob(&client, options, image, &blob.digest, blob.size)
+                    .with_context(|| format!("cannot push blob {} to {destination}", blob.digest))
             })
             .collect::<Result<Vec<_>>>()
     })?;
