@@ -312,7 +312,6 @@ fn a_variant_reaches_the_config() {
 fn from_image_and_pull_image_take_the_platform_out_of_a_strata_index() {
     // fromImage = the index: the arm64 image's layers, under this one's.
     let image = nix_build("platforms.onIndex");
-    let manifest = oci_manifest(Path::new(&image));
     let (index, _) = archive_index(Path::new(&nix_build("platforms.index")));
     let arm64 = json(&archive_file(
         Path::new(&nix_build("platforms.arm64")),
@@ -322,19 +321,8 @@ fn from_image_and_pull_image_take_the_platform_out_of_a_strata_index() {
         arm64["manifests"][0]["digest"],
         index["manifests"][1]["digest"]
     );
-    let arm64_manifest = oci_manifest(Path::new(&nix_build("platforms.arm64")));
-    let base: Vec<&serde_json::Value> = arm64_manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| &l["digest"])
-        .collect();
-    let layers: Vec<&serde_json::Value> = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| &l["digest"])
-        .collect();
+    let base = oci_layer_digests(Path::new(&nix_build("platforms.arm64")));
+    let layers = oci_layer_digests(Path::new(&image));
     assert_eq!(
         layers[..base.len()],
         base[..],

@@ -123,16 +123,9 @@ fn property<'a>(component: &'a Value, name: &str) -> &'a str {
 /// The archive's manifest digest, and its layers' digests.
 fn manifest_digests(archive: &str) -> (String, Vec<String>) {
     let index = json(&archive_file(Path::new(archive), "index.json"));
-    let manifest = oci_manifest(Path::new(archive));
-    let layers = manifest["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["digest"].as_str().unwrap().to_owned())
-        .collect();
     (
         index["manifests"][0]["digest"].as_str().unwrap().to_owned(),
-        layers,
+        oci_layer_digests(Path::new(archive)),
     )
 }
 

@@ -388,6 +388,17 @@ pub fn oci_manifest(archive: &Path) -> serde_json::Value {
     serde_json::from_slice(&archive_file(archive, &blob)).unwrap()
 }
 
+/// The digests of the layers the archive's OCI manifest lists, bottom
+/// first.
+pub fn oci_layer_digests(archive: &Path) -> Vec<String> {
+    oci_manifest(archive)["layers"]
+        .as_array()
+        .expect("the manifest lists layers")
+        .iter()
+        .map(|l| l["digest"].as_str().expect("a layer digest").to_owned())
+        .collect()
+}
+
 /// The layers listed by the archive's Docker manifest.
 pub fn archive_manifest(archive: &Path) -> serde_json::Value {
     serde_json::from_slice(&archive_file(archive, "manifest.json")).unwrap()
