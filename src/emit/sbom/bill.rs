@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest as _, Sha256};
 
 use crate::emit::output::OutputMode;
@@ -282,14 +283,14 @@ fn is_url(text: &str) -> bool {
         && !text.contains(char::is_whitespace)
 }
 
-/// Percent-encodes all but the characters a package URL keeps as they are.
+/// What a package URL percent-encodes: all but letters, digits and
+/// `.-_~`.
+const PURL_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
+
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(text, PURL_ENCODED).to_string()
 }
