@@ -248,18 +248,13 @@ pub fn push(source: &Path, options: &PushOptions) -> Result<()> {
 pub fn load(source: &Path, engine: Engine, socket: Option<&Path>) -> Result<()> {
     let description = match Described::read(source)? {
         Described::Image(description) => *description,
-        Described::Index(index) => {
-            let mut image = index.image_for_host()?.clone();
-            // Loaded as an archive whatever the image's own format.
-            image.plan.spec.format = ImageFormat::Docker;
-            image
-        }
+        Described::Index(index) => index.image_for_host()?.clone(),
     };
     let socket = match socket {
         Some(path) => path.to_owned(),
         None => engine.socket()?,
     };
-    let said = engine::load(&description, &socket)?;
+    let said = engine::load(description, &socket)?;
     eprintln!("strata: {}", if said.is_empty() { "loaded" } else { &said });
     Ok(())
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::emit::description::ImageDescription;
 use crate::emit::stream;
-use crate::input::spec::Delivery;
+use crate::input::spec::{Delivery, ImageFormat};
 
 /// Which engine, for finding its socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,9 +53,11 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
-/// Streams the image's archive to the engine at `socket`; returns what the
-/// engine said it loaded.
-pub fn load(description: &ImageDescription, socket: &Path) -> Result<String> {
+/// Streams the image's archive to the engine at `socket`, in the docker
+/// format (which every engine loads) whatever the image's own; returns what
+/// the engine said it loaded.
+pub fn load(mut description: ImageDescription, socket: &Path) -> Result<String> {
+    description.plan.spec.format = ImageFormat::Docker;
     let stream = UnixStream::connect(socket).with_context(|| {
         format!(
             "cannot connect to {}; is the engine running (for podman: `podman system service`)?",
@@ -67,7 +69,7 @@ pub fn load(description: &ImageDescription, socket: &Path) -> Result<String> {
         b"POST /images/load?quiet=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
     )?;
     let encoding = description.plan.spec.encoding(Delivery::Unpacked);
-    let sent = stream::write_archive(description, encoding, Chunked(request)).and_then(
+    let sent = stream::write_archive(&description, encoding, Chunked(request)).and_then(
         |Chunked(mut w)| {
             w.write_all(b"0\r\n\r\n")?;
             Ok(w.flush()?)
